@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* capsule.h: the one public header of Capsule, a sandboxed WebAssembly runtime.
+ * Everything the CLI, the SDKs and the tests do goes through the functions declared here. */
+#ifndef CAPSULE_H
+#define CAPSULE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ===================================================================== Version and export */
+
+#define CAP_VERSION_MAJOR  0
+#define CAP_VERSION_MINOR  1
+#define CAP_VERSION_PATCH  0
+#define CAP_VERSION_STRING "0.1.0"
+
+#if defined(__GNUC__)
+#define CAP_API __attribute__((visibility("default")))
+#else
+#define CAP_API
+#endif
+
+/* ===================================================================== Statuses and traps */
+
+/* Every fallible function returns a cap_status. CAP_ERR_USAGE means the caller misused the API
+ * (a bug in the embedder); every other error describes the module, the guest or the host. */
+// clang-format off
+#define CAP_STATUS_MAP(X)                                                        \
+    X(OK,        "ok")                                                           \
+    X(MALFORMED, "malformed module")      /* the binary does not decode */       \
+    X(INVALID,   "invalid module")        /* it decodes but does not validate */ \
+    X(LINK,      "unlinkable")            /* an import is missing or mismatched */\
+    X(TRAP,      "trap")                  /* the guest trapped (see cap_trap) */  \
+    X(NOMEM,     "out of memory")         /* a host allocation failed */          \
+    X(IO,        "i/o error")             /* reading a file or similar failed */  \
+    X(DENIED,    "denied")                /* a capability was not granted */      \
+    X(CONFIG,    "invalid configuration") /* a bad policy or config value */      \
+    X(USAGE,     "api misuse")            /* the embedder broke an API contract */
+
+/* Trap codes. The messages are the WebAssembly spec test suite's exact words. */
+#define CAP_TRAP_MAP(X)                                                          \
+    X(NONE,              "no trap")                                              \
+    X(UNREACHABLE,       "unreachable")                                          \
+    X(MEMORY_OOB,        "out of bounds memory access")                          \
+    X(TABLE_OOB,         "out of bounds table access")                           \
+    X(INDIRECT_OOB,      "undefined element")          /* call_indirect index >= size */ \
+    X(UNINITIALIZED,     "uninitialized element")      /* call_indirect on null */       \
+    X(INDIRECT_MISMATCH, "indirect call type mismatch")                          \
+    X(DIV_ZERO,          "integer divide by zero")                               \
+    X(INT_OVERFLOW,      "integer overflow")                                     \
+    X(BAD_CONVERSION,    "invalid conversion to integer")                        \
+    X(STACK_EXHAUSTED,   "call stack exhausted")                                 \
+    X(NULL_REF,          "null reference")                                       \
+    X(OUT_OF_FUEL,       "out of fuel")                                          \
+    X(TIMEOUT,           "interrupted")            /* cap_store_interrupt() */   \
+    X(MEMORY_LIMIT,      "memory limit exceeded")                                \
+    X(EXIT,              "exit")                   /* proc_exit: not a failure by itself */ \
+    X(HOST,              "host error")             /* a host function failed */
+// clang-format on
+
+typedef enum cap_status {
+#define CAP_X(name, msg) CAP_ERR_##name,
+    CAP_STATUS_MAP(CAP_X)
+#undef CAP_X
+} cap_status;
+#define CAP_OK CAP_ERR_OK
+
+typedef enum cap_trap {
+#define CAP_X(name, msg) CAP_TRAP_##name,
+    CAP_TRAP_MAP(CAP_X)
+#undef CAP_X
+} cap_trap;
+
+/* A caller-owned error record. Filling it never allocates, so running out of memory is always
+ * reportable. Every function taking `cap_error_t *err` accepts NULL there. */
+typedef struct cap_error_t {
+    cap_status status;   // CAP_OK when no error was recorded
+    cap_trap trap;       // set when status == CAP_ERR_TRAP
+    int32_t exit_code;   // set when trap == CAP_TRAP_EXIT
+    uint64_t offset;     // byte offset in the module binary, when known (else UINT64_MAX)
+    uint32_t func_index; // function the trap happened in, when known (else UINT32_MAX)
+    uint32_t pc;         // offset of the trapping instruction inside that function's body
+    char msg[256];       // one line, spec wording first, e.g. "integer divide by zero in fib"
+} cap_error_t;
+
+/** Returns the fixed name of a status ("malformed module", ...). Never NULL. */
+CAP_API const char *cap_status_name(cap_status st);
+/** Returns the spec message of a trap code ("integer divide by zero", ...). Never NULL. */
+CAP_API const char *cap_trap_message(cap_trap trap);
+/** Clears an error record to CAP_OK. NULL is a no-op. */
+CAP_API void cap_error_clear(cap_error_t *err);
+
+/* ===================================================================== Values and types */
+
+typedef enum cap_valtype {
+    CAP_I32 = 0x7F,
+    CAP_I64 = 0x7E,
+    CAP_F32 = 0x7D,
+    CAP_F64 = 0x7C,
+    CAP_V128 = 0x7B,
+    CAP_FUNCREF = 0x70,
+    CAP_EXTERNREF = 0x6F,
+} cap_valtype;
+
+typedef enum cap_extern_kind {
+    CAP_EXTERN_FUNC = 0,
+    CAP_EXTERN_TABLE = 1,
+    CAP_EXTERN_MEMORY = 2,
+    CAP_EXTERN_GLOBAL = 3,
+} cap_extern_kind;
+
+typedef struct cap_func_t cap_func_t;
+typedef struct cap_memory_t cap_memory_t;
+typedef struct cap_table_t cap_table_t;
+typedef struct cap_global_t cap_global_t;
+typedef struct cap_module_t cap_module_t;
+typedef struct cap_store_t cap_store_t;
+typedef struct cap_instance_t cap_instance_t;
+typedef struct cap_linker_t cap_linker_t;
+typedef struct cap_caller_t cap_caller_t;
+
+/* A raw 64-bit value slot, the form values take on the interpreter's stack and in host-function
+ * argument arrays: i32 zero-extended in the low 32 bits, i64 as is, f32/f64 as their IEEE bit
+ * patterns (NaN payloads preserved), funcref as a (cap_func_t *) cast to uintptr_t (0 = null),
+ * externref as the host's value (0 = null). */
+typedef uint64_t cap_slot_t;
+
+/* A typed value, for the embedding API. Floats travel as bit patterns so NaNs keep payloads. */
+typedef struct cap_val_t {
+    cap_valtype type;
+    union {
+        uint32_t i32;
+        uint64_t i64;
+        uint32_t f32_bits;
+        uint64_t f64_bits;
+        cap_func_t *funcref;  // NULL = ref.null func
+        uintptr_t externref;  // 0 = ref.null extern
+    } of;
+} cap_val_t;
+
+/* A function type. Borrowed views point into the owning module, store or caller's arrays. */
+typedef struct cap_functype_t {
+    uint32_t nparams;
+    uint32_t nresults;
+    const cap_valtype *params;
+    const cap_valtype *results;
+} cap_functype_t;
+
+/* An external value: what imports take and exports give. */
+typedef struct cap_extern_t {
+    cap_extern_kind kind;
+    union {
+        cap_func_t *func;
+        cap_table_t *table;
+        cap_memory_t *memory;
+        cap_global_t *global;
+    } of;
+} cap_extern_t;
+
+/* ===================================================================== Modules */
+
+/**
+ * Decodes, fully validates and compiles a WebAssembly binary. The bytes are copied; the caller
+ * may free them at once. The module is immutable afterwards and may be shared by any number of
+ * stores and instances on any threads.
+ * Outcomes: CAP_OK; CAP_ERR_MALFORMED or CAP_ERR_INVALID with the spec's wording and byte offset
+ * in err; CAP_ERR_NOMEM. On failure *out is NULL.
+ */
+CAP_API cap_status cap_module_new(const uint8_t *bytes, size_t len, cap_module_t **out,
+                                  cap_error_t *err);
+/** Frees a module. Every instance made from it must have been freed (its store freed). */
+CAP_API void cap_module_free(cap_module_t *module);
+
+typedef struct cap_import_info_t {
+    const char *module; // borrowed; valid until the module is freed
+    const char *name;   // borrowed; likewise
+    cap_extern_kind kind;
+    cap_functype_t functype; // for CAP_EXTERN_FUNC
+} cap_import_info_t;
+
+typedef struct cap_export_info_t {
+    const char *name; // borrowed; valid until the module is freed
+    cap_extern_kind kind;
+    uint32_t index;
+} cap_export_info_t;
+
+CAP_API uint32_t cap_module_import_count(const cap_module_t *module);
+/** Describes import i (< count). Returns CAP_ERR_USAGE when i is out of range. */
+CAP_API cap_status cap_module_import(const cap_module_t *module, uint32_t i,
+                                     cap_import_info_t *out);
+CAP_API uint32_t cap_module_export_count(const cap_module_t *module);
+CAP_API cap_status cap_module_export(const cap_module_t *module, uint32_t i,
+                                     cap_export_info_t *out);
+/** The function's name from the name section, or NULL. Borrowed; valid until module freed. */
+CAP_API const char *cap_module_func_name(const cap_module_t *module, uint32_t func_index);
+
+/* ===================================================================== Stores */
+
+/* A store is one sandbox: it owns every instance, memory, table, global and host function made
+ * in it, and carries the limits (fuel, memory, call depth) and the interrupt flag. Everything in
+ * it is freed together by cap_store_free. A store is used by one thread at a time, except
+ * cap_store_interrupt, which any thread may call at any time. */
+
+/** Creates an empty store with no limits (unlimited fuel, memory up to the Wasm maximum). */
+CAP_API cap_status cap_store_new(cap_store_t **out, cap_error_t *err);
+/** Frees the store and everything it owns. NULL is a no-op. */
+CAP_API void cap_store_free(cap_store_t *store);
+
+/** Sets the fuel the store may still spend; UINT64_MAX means unlimited (the default). One unit is
+ * charged per executed operator by wasmtime's rule; running out traps CAP_TRAP_OUT_OF_FUEL. */
+CAP_API void cap_store_set_fuel(cap_store_t *store, uint64_t fuel);
+/** Fuel spent so far in this store, exact and deterministic. */
+CAP_API uint64_t cap_store_fuel_consumed(const cap_store_t *store);
+/** Caps the total bytes of linear memory of all memories in the store. memory.grow beyond it
+ * returns -1; instantiating a module whose initial memory exceeds it fails (CAP_ERR_TRAP with
+ * CAP_TRAP_MEMORY_LIMIT). 0 means no cap beyond the Wasm maximum. */
+CAP_API void cap_store_set_memory_limit(cap_store_t *store, uint64_t bytes);
+/** Total bytes of linear memory currently allocated in the store (the peak is also kept). */
+CAP_API uint64_t cap_store_memory_used(const cap_store_t *store);
+CAP_API uint64_t cap_store_memory_peak(const cap_store_t *store);
+/** Maximum depth of nested Wasm calls (default 10000, at most 100000). Deeper calls trap
+ * CAP_TRAP_STACK_EXHAUSTED; the host stack is never at risk. */
+CAP_API void cap_store_set_max_call_depth(cap_store_t *store, uint32_t depth);
+/** Asks the running guest to stop: it traps CAP_TRAP_TIMEOUT at its next loop back-edge,
+ * function entry or interruptible host call. Thread-safe and async-signal-safe. */
+CAP_API void cap_store_interrupt(cap_store_t *store);
+/** Clears a pending interrupt (before reusing the store). */
+CAP_API void cap_store_clear_interrupt(cap_store_t *store);
+/** True once cap_store_interrupt was called and not cleared. Host calls that block poll this. */
+CAP_API bool cap_store_interrupted(const cap_store_t *store);
+/** Embedder data attached to the store (not owned). */
+CAP_API void cap_store_set_data(cap_store_t *store, void *data);
+CAP_API void *cap_store_data(const cap_store_t *store);
+
+/* ===================================================================== Host objects */
+
+/**
+ * A host function. args holds type->nparams slots and results has room for type->nresults
+ * (see cap_slot_t for the encoding). Return CAP_OK to continue the guest, or the status from
+ * cap_caller_trap / cap_caller_exit to stop it.
+ */
+typedef cap_status (*cap_host_fn)(cap_caller_t *caller, const cap_slot_t *args,
+                                  cap_slot_t *results, void *env);
+
+/** Creates a host function in the store. The type is copied. env is borrowed; free_env (may be
+ * NULL) is called on it when the store is freed. */
+CAP_API cap_status cap_func_new_host(cap_store_t *store, const cap_functype_t *type,
+                                     cap_host_fn fn, void *env, void (*free_env)(void *),
+                                     cap_func_t **out, cap_error_t *err);
+/** The function's type. Borrowed; valid until its store is freed. */
+CAP_API cap_functype_t cap_func_type(const cap_func_t *func);
+/**
+ * Calls a function (Wasm or host) with nargs typed arguments, writing nresults results.
+ * The counts and types must match the function type (else CAP_ERR_USAGE). A trap returns
+ * CAP_ERR_TRAP with err->trap set; the store stays usable after a trap.
+ */
+CAP_API cap_status cap_func_call(cap_store_t *store, cap_func_t *func, const cap_val_t *args,
+                                 size_t nargs, cap_val_t *results, size_t nresults,
+                                 cap_error_t *err);
+
+/** Creates a memory of min pages (64 KiB each) with an optional maximum (has_max). */
+CAP_API cap_status cap_memory_new(cap_store_t *store, uint32_t min_pages, uint32_t max_pages,
+                                  bool has_max, cap_memory_t **out, cap_error_t *err);
+/** The memory's bytes. Borrowed; valid until the memory grows or the store is freed. */
+CAP_API uint8_t *cap_memory_data(cap_memory_t *memory);
+CAP_API uint64_t cap_memory_size(const cap_memory_t *memory); // in bytes
+/** Grows by delta pages; writes the old size in pages to *out_old, or returns CAP_ERR_NOMEM /
+ * CAP_ERR_TRAP(MEMORY_LIMIT) when the maximum or the store's cap forbids it. */
+CAP_API cap_status cap_memory_grow(cap_memory_t *memory, uint32_t delta, uint32_t *out_old);
+
+/** Creates a table of refs of elemtype (CAP_FUNCREF or CAP_EXTERNREF), filled with init. */
+CAP_API cap_status cap_table_new(cap_store_t *store, cap_valtype elemtype, uint32_t min,
+                                 uint32_t max, bool has_max, cap_val_t init, cap_table_t **out,
+                                 cap_error_t *err);
+CAP_API uint32_t cap_table_size(const cap_table_t *table);
+/** Reads element i into *out; CAP_ERR_TRAP (TABLE_OOB) when out of range. */
+CAP_API cap_status cap_table_get(const cap_table_t *table, uint32_t i, cap_val_t *out);
+
+/** Creates a global of val.type, mutable or not, holding val. */
+CAP_API cap_status cap_global_new(cap_store_t *store, cap_val_t val, bool mutable_,
+                                  cap_global_t **out, cap_error_t *err);
+CAP_API cap_val_t cap_global_get(const cap_global_t *global);
+/** Sets a mutable global; CAP_ERR_USAGE when immutable or of another type. */
+CAP_API cap_status cap_global_set(cap_global_t *global, cap_val_t val);
+
+/* ===================================================================== Host-call context */
+
+/** The store of the call. */
+CAP_API cap_store_t *cap_caller_store(cap_caller_t *caller);
+/** The instance whose code made the call, or NULL when called from the embedder directly. */
+CAP_API cap_instance_t *cap_caller_instance(cap_caller_t *caller);
+/**
+ * Bounds-checked access to the calling instance's memory 0: returns a pointer to len bytes at
+ * guest offset ptr, or NULL when [ptr, ptr+len) is not inside the memory (or there is none).
+ * Computed in 64-bit arithmetic. Borrowed; valid until the guest runs again or memory grows.
+ */
+CAP_API uint8_t *cap_caller_mem(cap_caller_t *caller, uint64_t ptr, uint64_t len);
+/** Size in bytes of the calling instance's memory 0 (0 when it has none). */
+CAP_API uint64_t cap_caller_mem_size(cap_caller_t *caller);
+/** Records a trap with a message (printf-style) and returns CAP_ERR_TRAP for the host function
+ * to return. */
+CAP_API cap_status cap_caller_trap(cap_caller_t *caller, cap_trap trap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/** Ends the guest with an exit code (WASI proc_exit): returns CAP_ERR_TRAP with
+ * trap CAP_TRAP_EXIT and exit_code set, for the host function to return. */
+CAP_API cap_status cap_caller_exit(cap_caller_t *caller, int32_t code);
+
+/* ===================================================================== Linking and instances */
+
+/** A linker maps (module name, field name) to external values. Names are copied. */
+CAP_API cap_status cap_linker_new(cap_linker_t **out, cap_error_t *err);
+CAP_API void cap_linker_free(cap_linker_t *linker);
+/** Defines one name; a later definition of the same name replaces the earlier one. */
+CAP_API cap_status cap_linker_define(cap_linker_t *linker, const char *module, const char *name,
+                                     cap_extern_t ext, cap_error_t *err);
+/** Defines every export of an instance under module name `module` (spec `register`). */
+CAP_API cap_status cap_linker_define_instance(cap_linker_t *linker, const char *module,
+                                              cap_instance_t *instance, cap_error_t *err);
+/** Convenience: cap_func_new_host + cap_linker_define. */
+CAP_API cap_status cap_linker_define_host(cap_linker_t *linker, cap_store_t *store,
+                                          const char *module, const char *name,
+                                          const cap_functype_t *type, cap_host_fn fn, void *env,
+                                          cap_error_t *err);
+
+/**
+ * Instantiates a module in a store: resolves every import through the linker (missing or
+ * mismatched: CAP_ERR_LINK "unknown import" / "incompatible import type"), allocates memories,
+ * tables and globals, initialises segments in spec order and runs the start function.
+ * A trap during initialisation returns CAP_ERR_TRAP; effects on imported objects remain (spec).
+ * The instance is owned by the store. linker may be NULL when the module has no imports.
+ */
+CAP_API cap_status cap_instance_new(cap_store_t *store, const cap_module_t *module,
+                                    const cap_linker_t *linker, cap_instance_t **out,
+                                    cap_error_t *err);
+/** Looks up an export by name; CAP_ERR_LINK when there is none. */
+CAP_API cap_status cap_instance_export(const cap_instance_t *instance, const char *name,
+                                       cap_extern_t *out, cap_error_t *err);
+/** The module an instance was made from. Borrowed. */
+CAP_API const cap_module_t *cap_instance_module(const cap_instance_t *instance);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CAPSULE_H */

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cap_module_new and the module queries of the public API: decode, then compile. */
+#include "util/alloc.h"
+#include "wasm/module.h"
+
+#include <string.h>
+
+cap_status
+cap_module_new(const uint8_t *bytes, size_t len, cap_module_t **out, cap_error_t *err)
+{
+    cap_status st;
+    cap_error_clear(err);
+    if (!out || (!bytes && len)) {
+        return cap_fail(err, CAP_ERR_USAGE, UINT64_MAX, "cap_module_new: NULL argument");
+    }
+    *out = NULL;
+    cap_module_t *m = cap_calloc(1, sizeof *m);
+    if (!m) {
+        return cap_fail(err, CAP_ERR_NOMEM, UINT64_MAX, "out of memory");
+    }
+    m->bytes = cap_alloc(len);
+    if (!m->bytes) {
+        cap_free(m);
+        return cap_fail(err, CAP_ERR_NOMEM, UINT64_MAX, "out of memory");
+    }
+    if (len) {
+        memcpy(m->bytes, bytes, len);
+    }
+    m->len = len;
+    if ((st = cap_decode(m, err)) != CAP_OK) {
+        goto fail;
+    }
+    if ((st = cap_compile_module(m, err)) != CAP_OK) {
+        goto fail;
+    }
+    *out = m;
+    return CAP_OK;
+fail:
+    cap_module_free(m);
+    return st;
+}
+
+void
+cap_module_free(cap_module_t *m)
+{
+    if (m) {
+        cap_module_release(m);
+        cap_free(m);
+    }
+}
+
+uint32_t
+cap_module_import_count(const cap_module_t *m)
+{
+    return m->nimports;
+}
+
+cap_status
+cap_module_import(const cap_module_t *m, uint32_t i, cap_import_info_t *out)
+{
+    if (i >= m->nimports) {
+        return CAP_ERR_USAGE;
+    }
+    const cap_import *imp = &m->imports[i];
+    memset(out, 0, sizeof *out);
+    out->module = imp->module;
+    out->name = imp->name;
+    out->kind = imp->kind;
+    if (imp->kind == CAP_EXTERN_FUNC) {
+        const cap_ftype *t = &m->types[imp->desc.type_index];
+        out->functype.nparams = t->nparams;
+        out->functype.nresults = t->nresults;
+        out->functype.params = t->vtypes;
+        out->functype.results = t->vtypes + t->nparams;
+    }
+    return CAP_OK;
+}
+
+uint32_t
+cap_module_export_count(const cap_module_t *m)
+{
+    return m->nexports;
+}
+
+cap_status
+cap_module_export(const cap_module_t *m, uint32_t i, cap_export_info_t *out)
+{
+    if (i >= m->nexports) {
+        return CAP_ERR_USAGE;
+    }
+    out->name = m->exports[i].name;
+    out->kind = m->exports[i].kind;
+    out->index = m->exports[i].index;
+    return CAP_OK;
+}
+
+const char *
+cap_module_func_name(const cap_module_t *m, uint32_t func_index)
+{
+    if (!m->func_names || func_index >= m->nfuncs) {
+        return NULL;
+    }
+    return m->func_names[func_index];
+}
