@@ -62,8 +62,10 @@ typedef struct cap_constexpr {
 } cap_constexpr;
 
 typedef struct cap_import {
-    char *module; // NUL-terminated, valid UTF-8 (checked); may contain no NUL inside (checked)
+    char *module; // NUL-terminated copy, valid UTF-8 (checked); may contain NUL bytes
     char *name;
+    uint32_t module_len; // byte lengths: names may contain NUL bytes (valid UTF-8), so compare
+    uint32_t name_len;   // names with memcmp over these lengths, not strcmp
     cap_extern_kind kind;
     union {
         uint32_t type_index; // CAP_EXTERN_FUNC
@@ -74,7 +76,8 @@ typedef struct cap_import {
 } cap_import;
 
 typedef struct cap_export {
-    char *name;
+    char *name;        // NUL-terminated copy; may contain NUL bytes: see name_len
+    uint32_t name_len; // byte length of name
     cap_extern_kind kind;
     uint32_t index;
 } cap_export;
