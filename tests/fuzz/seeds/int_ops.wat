@@ -1,0 +1,38 @@
+;; Integer arithmetic, comparisons, bit operations, sign extension and conversions.
+(module
+  (func (export "i32_mix") (param $a i32) (param $b i32) (result i32)
+    (local $t i32)
+    (local.set $t (i32.add (local.get $a) (i32.mul (local.get $b) (i32.const 7))))
+    (local.set $t (i32.xor (local.get $t) (i32.rotl (local.get $t) (i32.const 5))))
+    (local.set $t (i32.sub (local.get $t) (i32.shr_u (local.get $t) (i32.const 3))))
+    (local.set $t (i32.or (local.get $t) (i32.and (local.get $a) (i32.shl (local.get $b) (i32.const 2)))))
+    (i32.add
+      (i32.add (i32.clz (local.get $t)) (i32.ctz (local.get $t)))
+      (i32.add (i32.popcnt (local.get $t)) (i32.rotr (local.get $t) (local.get $b)))))
+  (func (export "i32_div") (param i32 i32) (result i32)
+    (i32.add
+      (i32.add (i32.div_s (local.get 0) (local.get 1)) (i32.div_u (local.get 0) (local.get 1)))
+      (i32.add (i32.rem_s (local.get 0) (local.get 1)) (i32.rem_u (local.get 0) (local.get 1)))))
+  (func (export "i32_cmp") (param i32 i32) (result i32)
+    (i32.add (i32.eqz (local.get 0))
+      (i32.add (i32.lt_s (local.get 0) (local.get 1))
+        (i32.add (i32.ge_u (local.get 0) (local.get 1))
+          (select (i32.gt_s (local.get 0) (local.get 1)) (i32.le_u (local.get 0) (local.get 1))
+                  (i32.ne (local.get 0) (local.get 1)))))))
+  (func (export "i64_mix") (param $a i64) (param $b i64) (result i64)
+    (i64.add
+      (i64.mul (local.get $a) (i64.const 0x9E3779B97F4A7C15))
+      (i64.xor (i64.rotr (local.get $b) (i64.const 17))
+        (i64.add (i64.clz (local.get $a)) (i64.add (i64.ctz (local.get $b)) (i64.popcnt (local.get $a)))))))
+  (func (export "i64_div") (param i64 i64) (result i64)
+    (i64.sub (i64.div_s (local.get 0) (local.get 1)) (i64.rem_u (local.get 0) (local.get 1))))
+  (func (export "ext") (param i32 i64) (result i64)
+    (i64.add
+      (i64.extend_i32_s (i32.add (i32.extend8_s (local.get 0)) (i32.extend16_s (local.get 0))))
+      (i64.add (i64.extend32_s (local.get 1))
+        (i64.add (i64.extend8_s (local.get 1))
+          (i64.add (i64.extend16_s (local.get 1)) (i64.extend_i32_u (i32.wrap_i64 (local.get 1))))))))
+  (func (export "i64_cmp") (param i64 i64) (result i32)
+    (i32.add (i64.eqz (local.get 0))
+      (i32.add (i64.lt_u (local.get 0) (local.get 1)) (i64.ge_s (local.get 0) (local.get 1)))))
+)

@@ -1,0 +1,1 @@
+(module (func $f) (export "a" (func $f)) (export "a" (func $f)))
