@@ -61,6 +61,7 @@ struct cap_memory_t {
     uint32_t pages;
     uint32_t max_pages; // effective maximum: declared max, or CAP_MAX_PAGES
     uint64_t reserved;  // bytes of address space reserved at data (platform layer)
+    bool has_max;       // whether a maximum was declared (max_pages is then that maximum)
 };
 
 /* Grows a memory by delta pages, zero-filling the new pages. Returns the old size in pages, or
@@ -75,6 +76,8 @@ struct cap_table_t {
     uint32_t size;
     uint32_t max;       // effective maximum: declared max, or CAP_MAX_TABLE_SIZE
     cap_slot_t *elems;  // size slots: (uintptr_t)cap_func_t* or externref value; 0 = null
+    bool has_max;       // whether a maximum was declared
+    uint32_t decl_max;  // the declared maximum (for import matching), when has_max
 };
 
 /* Grows a table by delta elements set to init. Returns the old size, or -1 (as table.grow). */
@@ -110,6 +113,25 @@ struct cap_caller_t {
     cap_instance_t *inst; // calling instance, or NULL when called by the embedder
     cap_error_t *err;     // where cap_caller_trap writes the trap
 };
+
+/* ---- Runtime helpers (func.c, instance.c, linker.c) ---- */
+
+/* Converts a typed value to its slot encoding (see cap_slot_t) and back. */
+cap_slot_t cap_val_to_slot(cap_val_t v);
+cap_val_t cap_slot_to_val(cap_valtype type, cap_slot_t slot);
+
+/* The external value of an instance's entity `index` of `kind` (index in range). */
+cap_extern_t cap_instance_extern(const cap_instance_t *inst, cap_extern_kind kind, uint32_t index);
+/* cap_instance_export for names given by length (export names may contain NUL bytes). */
+cap_status cap_instance_export_n(const cap_instance_t *instance, const char *name, size_t name_len,
+                                 cap_extern_t *out, cap_error_t *err);
+/* cap_linker_define with names given by length (names may contain NUL bytes). */
+cap_status cap_linker_define_n(cap_linker_t *linker, const char *module, size_t module_len,
+                               const char *name, size_t name_len, cap_extern_t ext,
+                               cap_error_t *err);
+/* Looks a name up; returns false when it is not defined. */
+bool cap_linker_lookup(const cap_linker_t *linker, const char *module, size_t module_len,
+                       const char *name, size_t name_len, cap_extern_t *out);
 
 /* ---- Interpreter entry points (interp.c) ---- */
 

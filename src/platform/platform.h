@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The OS layer: the only place that knows about mmap and friends. Linear memories are reserved
+ * as inaccessible address space and committed page by page as they grow, so their base address
+ * stays put while the reservation lasts. */
+#ifndef CAP_PLATFORM_H
+#define CAP_PLATFORM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Reserves `bytes` (> 0, a multiple of 64 KiB) of inaccessible address space. Returns its base,
+ * or NULL when the OS refuses (or bytes do not fit the address space). */
+void *cap_plat_reserve(uint64_t bytes);
+
+/* Makes [base + from, base + to) readable and writable. The range lies inside a reservation and
+ * was never committed before, so it reads as zeros. Returns false when the OS refuses. */
+bool cap_plat_commit(void *base, uint64_t from, uint64_t to);
+
+/* Moves a reservation of old_reserved bytes whose first `committed` bytes are in use into a new
+ * reservation of new_reserved (> committed) bytes, keeping the committed contents (on Linux by
+ * remapping the pages, elsewhere by copying). Returns the new base with [0, committed)
+ * committed, or NULL with the old reservation untouched. */
+void *cap_plat_move(void *base, uint64_t committed, uint64_t old_reserved, uint64_t new_reserved);
+
+/* Releases a reservation (NULL is a no-op). */
+void cap_plat_release(void *base, uint64_t reserved);
+
+#endif
