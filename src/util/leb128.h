@@ -70,7 +70,8 @@ static inline cap_status
 cap_read_u8(cap_reader *r, uint8_t *out, cap_error_t *err)
 {
     if (r->p >= r->end) {
-        return cap_reader_fail_eof(r, err);
+        cap_reader_fail_eof(r, err);
+        return CAP_ERR_MALFORMED; // a constant, so compilers see *out is set on CAP_OK
     }
     *out = *r->p++;
     return CAP_OK;
@@ -82,7 +83,8 @@ cap_read_u32_le(cap_reader *r, uint32_t *out, cap_error_t *err)
 {
     if (cap_reader_left(r) < 4) {
         r->p = r->end;
-        return cap_reader_fail_eof(r, err);
+        cap_reader_fail_eof(r, err);
+        return CAP_ERR_MALFORMED;
     }
     *out = (uint32_t)r->p[0] | (uint32_t)r->p[1] << 8 | (uint32_t)r->p[2] << 16 |
            (uint32_t)r->p[3] << 24;
@@ -96,7 +98,8 @@ cap_read_u64_le(cap_reader *r, uint64_t *out, cap_error_t *err)
 {
     if (cap_reader_left(r) < 8) {
         r->p = r->end;
-        return cap_reader_fail_eof(r, err);
+        cap_reader_fail_eof(r, err);
+        return CAP_ERR_MALFORMED;
     }
     uint64_t v = 0;
     for (int i = 7; i >= 0; i--) {
@@ -179,7 +182,8 @@ cap_read_len(cap_reader *r, uint32_t *out, cap_error_t *err)
         return st;
     }
     if (*out > (size_t)(r->end - start)) {
-        return cap_reader_fail(err, (uint64_t)(start - r->base), CAP_MSG_LEN_OOB);
+        cap_reader_fail(err, (uint64_t)(start - r->base), CAP_MSG_LEN_OOB);
+        return CAP_ERR_MALFORMED;
     }
     return CAP_OK;
 }
@@ -190,7 +194,8 @@ cap_read_bytes(cap_reader *r, size_t n, const uint8_t **out, cap_error_t *err)
 {
     if (cap_reader_left(r) < n) {
         r->p = r->end;
-        return cap_reader_fail_eof(r, err);
+        cap_reader_fail_eof(r, err);
+        return CAP_ERR_MALFORMED;
     }
     *out = r->p;
     r->p += n;
