@@ -1282,11 +1282,11 @@ sec_elem(dec *d)
             return nomem(d);
         }
         for (uint32_t k = 0; k < n; k++) {
-            void *grown = vec_room(seg->inits, &ncap, k, n, sizeof *seg->inits);
-            if (!grown) {
+            void *more = vec_room(seg->inits, &ncap, k, n, sizeof *seg->inits);
+            if (!more) {
                 return nomem(d);
             }
-            seg->inits = grown;
+            seg->inits = more;
             cap_constexpr *e = &seg->inits[k];
             if (exprs) {
                 if ((st = rd_constexpr(d, seg->elemtype, e)) != CAP_OK) {
