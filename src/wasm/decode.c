@@ -1667,8 +1667,9 @@ cap_module_release(cap_module_t *m)
         }
         cap_free(m->imports);
     }
-    if (m->funcs && m->nfuncs > m->nfunc_imports) {
-        for (uint32_t i = 0; i < m->nfuncs - m->nfunc_imports; i++) {
+    if (m->funcs) {
+        uint32_t ndefs = m->nfuncs > m->nfunc_imports ? m->nfuncs - m->nfunc_imports : 0;
+        for (uint32_t i = 0; i < ndefs; i++) {
             cap_compile_free(m->funcs[i].code);
         }
         cap_free(m->funcs);
