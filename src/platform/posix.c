@@ -18,8 +18,8 @@ cap_plat_reserve(uint64_t bytes)
         return NULL;
     }
     /* PROT_NONE + MAP_NORESERVE: address space only, no commit charge until mprotect. */
-    void *p = mmap(NULL, (size_t)bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    void *p =
+        mmap(NULL, (size_t)bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
@@ -46,8 +46,7 @@ cap_plat_move(void *base, uint64_t committed, uint64_t old_reserved, uint64_t ne
 #if defined(__linux__) && defined(MREMAP_FIXED)
     /* Move the committed pages over the start of the new reservation without copying. The
      * committed range is one mapping (adjacent mprotects with equal rights merge). */
-    void *m = mremap(base, (size_t)committed, (size_t)committed, MREMAP_MAYMOVE | MREMAP_FIXED,
-                     nb);
+    void *m = mremap(base, (size_t)committed, (size_t)committed, MREMAP_MAYMOVE | MREMAP_FIXED, nb);
     if (m != MAP_FAILED) {
         if (old_reserved > committed) {
             munmap((uint8_t *)base + committed, (size_t)(old_reserved - committed));

@@ -147,8 +147,8 @@ resolve_imports(cap_store_t *store, const cap_module_t *m, const cap_linker_t *l
             break;
         }
         if (owner != store) {
-            return cap_fail(err, CAP_ERR_USAGE, UINT64_MAX,
-                            "import %s.%s belongs to another store", imp->module, imp->name);
+            return cap_fail(err, CAP_ERR_USAGE, UINT64_MAX, "import %s.%s belongs to another store",
+                            imp->module, imp->name);
         }
         if (ext.kind != imp->kind) {
             char detail[64];

@@ -7,16 +7,16 @@
 #include <string.h>
 
 typedef struct entry {
-    char *key;      // module bytes, then name bytes (one allocation); NULL = empty slot
-    size_t mlen;    // module name length
-    size_t nlen;    // field name length
+    char *key;   // module bytes, then name bytes (one allocation); NULL = empty slot
+    size_t mlen; // module name length
+    size_t nlen; // field name length
     uint64_t hash;
     cap_extern_t ext;
 } entry;
 
 struct cap_linker_t {
     entry *slots;
-    size_t cap;   // power of two (or 0)
+    size_t cap; // power of two (or 0)
     size_t count;
 };
 

@@ -91,9 +91,8 @@ cap_memory_new(cap_store_t *store, uint32_t min_pages, uint32_t max_pages, bool 
     if (!m->data || !cap_plat_commit(m->data, 0, bytes)) {
         cap_plat_release(m->data, m->data ? want : 0);
         cap_free(m);
-        return cap_fail(err, CAP_ERR_NOMEM,
-                        UINT64_MAX, "out of memory: cannot map %" PRIu64 " bytes of linear memory",
-                        bytes);
+        return cap_fail(err, CAP_ERR_NOMEM, UINT64_MAX,
+                        "out of memory: cannot map %" PRIu64 " bytes of linear memory", bytes);
     }
     m->store = store;
     m->reserved = want;
