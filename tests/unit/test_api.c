@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the runtime API: stores and limits, memories, tables, globals, host functions,
  * the caller context, the linker and instantiation (import checks, segment and start order). */
-#include <cmocka.h>
+/* cmocka needs these first. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include "capsule.h"
 #include "util/alloc.h"
