@@ -343,6 +343,143 @@ CAP_API cap_status cap_instance_export(const cap_instance_t *instance, const cha
 /** The module an instance was made from. Borrowed. */
 CAP_API const cap_module_t *cap_instance_module(const cap_instance_t *instance);
 
+/* ===================================================================== Tasks */
+
+/* A task is a guest plus a policy, run to a result envelope and recorded in the journal. The
+ * functions below are the pieces the CLI and SDKs need around a run: policies, capsule.toml, the
+ * journal readers, and the stable error types. Strings returned through `char **out` are owned
+ * by the caller and freed with cap_string_free. */
+
+/* The stable `error_type` strings of a failed task's envelope. Append only; never rename. */
+// clang-format off
+#define CAP_ERROR_TYPE_MAP(X)                                                                   \
+    X(NONE,           "none",           "no error")                                             \
+    X(TASK_ERROR,     "task_error",     "the task reported an error or raised an exception")    \
+    X(OUT_OF_FUEL,    "out_of_fuel",    "the task used all the fuel its compute allows")        \
+    X(TIMEOUT,        "timeout",        "the task ran past its deadline")                       \
+    X(MEMORY_LIMIT,   "memory_limit",   "the task needed more memory than its ram allows")      \
+    X(TRAP,           "trap",           "the guest trapped (bad memory access, unreachable, "   \
+                                        "stack exhausted, ...)")                                \
+    X(EXIT,           "exit",           "the guest exited with a non-zero exit code")           \
+    X(DENIED,         "denied",         "the task asked for something its policy does not grant") \
+    X(INVALID_CONFIG, "invalid_config", "a policy value or capsule.toml is invalid")            \
+    X(INVALID_MODULE, "invalid_module", "the module is malformed, invalid or cannot be linked") \
+    X(HOST_ERROR,     "host_error",     "the host failed (out of memory, i/o error, lost run)")
+// clang-format on
+
+typedef enum cap_error_type {
+#define CAP_X(name, str, desc) CAP_ERRTYPE_##name,
+    CAP_ERROR_TYPE_MAP(CAP_X)
+#undef CAP_X
+} cap_error_type;
+
+/** The envelope string of an error type ("out_of_fuel", ...). Never NULL. */
+CAP_API const char *cap_error_type_name(cap_error_type type);
+/** A one-line description of an error type, for documentation and --help. Never NULL. */
+CAP_API const char *cap_error_type_description(cap_error_type type);
+/** Looks an error type up by its envelope string; false when unknown. */
+CAP_API bool cap_error_type_parse(const char *name, cap_error_type *out);
+/** Classifies an error record: CAP_ERRTYPE_NONE for CAP_OK (and for a trap CAP_TRAP_EXIT with
+ * exit code 0); OUT_OF_FUEL, TIMEOUT, MEMORY_LIMIT, EXIT, HOST_ERROR or TRAP for traps;
+ * INVALID_MODULE for MALFORMED/INVALID/LINK; DENIED; INVALID_CONFIG; HOST_ERROR otherwise. */
+CAP_API cap_error_type cap_error_type_of(const cap_error_t *err);
+
+/** Frees a string the library returned through `char **out`. NULL is a no-op. */
+CAP_API void cap_string_free(char *s);
+
+/* A task policy: compute, ram, timeout, max_retries, allowed_files, allowed_hosts,
+ * env_variables. A new policy has no field set; unset fields fall back to capsule.toml's
+ * defaults and then to the built-in ones (MEDIUM compute, 256MB, 60s, 0 retries, no grants). */
+typedef struct cap_policy_t cap_policy_t;
+
+/** Creates an empty policy (no field set). CAP_ERR_NOMEM. */
+CAP_API cap_status cap_policy_new(cap_policy_t **out, cap_error_t *err);
+/** Frees a policy. NULL is a no-op. */
+CAP_API void cap_policy_free(cap_policy_t *policy);
+/**
+ * Sets one field from the text a user writes (CLI flags, capsule.toml strings):
+ * "compute" (LOW | MEDIUM | HIGH | a positive fuel count, any case), "ram" ("512KB", "64MB",
+ * "2GB", 1024-based, or a byte count), "timeout" ("500ms", "30s", "5m", "1h"), "max_retries"
+ * (0..100) replace the value; "allowed_files" ("./data", "./data:ro", "./out:rw",
+ * "./src::/app[:rw]"; read-only by default), "allowed_hosts" ("api.example.com",
+ * "*.example.com", "host:8443", "10.0.0.1", "[::1]", "*") and "env_variables" (a name) append one
+ * entry, or make the list explicitly empty when value is NULL.
+ * Outcomes: CAP_OK; CAP_ERR_CONFIG naming the field and the value (for example
+ * `invalid ram "64XB": expected a size like 512KB, 64MB or 2GB`, or an unknown field with a
+ * "did you mean" suggestion); CAP_ERR_NOMEM. On failure the policy is unchanged.
+ */
+CAP_API cap_status cap_policy_set(cap_policy_t *policy, const char *field, const char *value,
+                                  cap_error_t *err);
+/** Sets fields from a JSON object text such as the SDK decorator's options:
+ * {"compute": "LOW", "ram": "64MB", "timeout": "30s", "max_retries": 2,
+ *  "allowed_files": ["./data:ro"], "allowed_hosts": [], "env_variables": ["API_KEY"]}.
+ * compute and ram also take integers (fuel, bytes); null means "not set". Errors as
+ * cap_policy_set, plus CAP_ERR_CONFIG for invalid JSON or wrongly typed values. */
+CAP_API cap_status cap_policy_set_json(cap_policy_t *policy, const char *json, cap_error_t *err);
+/** Writes the set fields as a JSON object (compute and ram as integers, timeout as a duration
+ * string) to *out, a string for cap_string_free. CAP_ERR_NOMEM. */
+CAP_API cap_status cap_policy_to_json(const cap_policy_t *policy, char **out, cap_error_t *err);
+
+/* A project's configuration: capsule.toml ([workflow] name, version, entrypoint; [tasks]
+ * defaults) and the project's .env file. */
+typedef struct cap_config_t cap_config_t;
+
+/**
+ * Loads project_dir/capsule.toml and project_dir/.env; either may be missing (an empty
+ * configuration). Outcomes: CAP_OK; CAP_ERR_CONFIG with "capsule.toml:LINE:COL: message" (a
+ * syntax error, an unknown key with a "did you mean" suggestion, an invalid value naming the
+ * key) or ".env:LINE: message"; CAP_ERR_IO when a file exists but cannot be read; CAP_ERR_NOMEM.
+ * The process environment is never modified.
+ */
+CAP_API cap_status cap_config_load(const char *project_dir, cap_config_t **out, cap_error_t *err);
+/** Frees a configuration. NULL is a no-op. */
+CAP_API void cap_config_free(cap_config_t *config);
+/** A [workflow] value: "name", "version" or "entrypoint"; NULL when not set. Borrowed; valid
+ * until the configuration is freed. */
+CAP_API const char *cap_config_workflow(const cap_config_t *config, const char *key);
+/** The [tasks] defaults as a partial policy. Borrowed; valid until the configuration is freed. */
+CAP_API const cap_policy_t *cap_config_defaults(const cap_config_t *config);
+/** The value of an environment variable as a guest granted it would see it: the real
+ * environment first, then the project's .env. NULL when neither has it. Borrowed. */
+CAP_API const char *cap_config_env(const cap_config_t *config, const char *name);
+
+/* The lifecycle journal: every task run (sub-tasks included) recorded in SQLite at
+ * <project>/.capsule/journal.db. Several processes may use one journal at once. */
+typedef struct cap_journal_t cap_journal_t;
+
+/**
+ * Opens (creating when needed) the journal of a project and repairs it: runs left `created` or
+ * `running` by a process that no longer exists become `lost`. Outcomes: CAP_OK; CAP_ERR_IO
+ * (cannot create .capsule/ or open the database; the message says which); CAP_ERR_NOMEM.
+ * A journal handle is used by one thread at a time.
+ */
+CAP_API cap_status cap_journal_open(const char *project_dir, cap_journal_t **out,
+                                    cap_error_t *err);
+/** Closes a journal. NULL is a no-op. */
+CAP_API void cap_journal_close(cap_journal_t *journal);
+
+#define CAP_PS_JSON 1u // JSON instead of a text table
+#define CAP_PS_FLAT 2u // list sub-tasks as rows of their own instead of under their parents
+
+/**
+ * `capsule ps`: the most recent top-level runs (at most `limit`, 0 = 20), newest first, each with
+ * its sub-tasks as a tree, optionally filtered by task name and status ("created", "running",
+ * "completed", "failed", "lost"; NULL = any). *out is a text table or, with CAP_PS_JSON, a JSON
+ * array of runs {"id", "parent_id", "task_name", "status", "created_at", "duration_ms",
+ * "attempts", "fuel_consumed", "ram_used", "error_type", "children": [...]}. CAP_ERR_CONFIG for
+ * an unknown status; CAP_ERR_IO; CAP_ERR_NOMEM.
+ */
+CAP_API cap_status cap_journal_ps(cap_journal_t *journal, const char *task_name,
+                                  const char *status, uint32_t limit, unsigned flags, char **out,
+                                  cap_error_t *err);
+/**
+ * `capsule logs ID`: one run's details (policy, status timestamps, attempts, error, result,
+ * captured stdout and stderr, log lines, children ids) as text or, with CAP_PS_JSON, one JSON
+ * object. CAP_ERR_CONFIG "no run with id N" when there is none; CAP_ERR_IO; CAP_ERR_NOMEM.
+ */
+CAP_API cap_status cap_journal_logs(cap_journal_t *journal, int64_t id, unsigned flags,
+                                    char **out, cap_error_t *err);
+
 #ifdef __cplusplus
 }
 #endif
