@@ -1424,7 +1424,7 @@ sec_custom(dec *d, size_t end)
         return st;
     }
     size_t pos = (size_t)off(d);
-    if (pos > end) {
+    if (pos > end || end > d->m->len) { // the size may overshoot the module: see cap_read_len
         d->r.p = d->r.end;
         return cap_reader_fail_eof(&d->r, d->err);
     }
@@ -1453,6 +1453,9 @@ parse_names(dec *d)
         uint8_t id;
         uint32_t size;
         if (cap_read_u8(&r, &id, NULL) != CAP_OK || cap_read_len(&r, &size, NULL) != CAP_OK) {
+            goto ignore;
+        }
+        if (size > cap_reader_left(&r)) { // cap_read_len counts the size's own bytes too
             goto ignore;
         }
         cap_reader sub = r;

@@ -923,6 +923,26 @@ test_decode_broken_name_section_ignored(void **state)
     cap_module_release(&mod);
 }
 
+/* Sizes may count their own LEB bytes (the spec's len32): a section or name subsection whose size
+ * runs past the module's end must not be read past it. */
+static void
+test_decode_size_overshooting_module(void **state)
+{
+    (void)state;
+    mb m;
+    mb_init(&m);
+    RAW(&m, 0x00, 0x03, 0x01, 'x'); // custom section of 3 bytes, 2 present
+    MALFORMED(&m, "unexpected end");
+    mb_init(&m);
+    RAW(&m, TYPE_V, FUNC_1, CODE_1);
+    RAW(&m, 0x00, 0x08, 0x04, 'n', 'a', 'm', 'e', 0x01, 0x02, 0x01); // subsection of 2, 1 present
+    cap_module_t mod;
+    cap_error_t err;
+    assert_int_equal(decode(m.b, m.n, &mod, &err), CAP_OK);
+    assert_null(mod.func_names);
+    cap_module_release(&mod);
+}
+
 /* Fail every allocation in turn: each must give CAP_ERR_NOMEM and leak nothing (ASan checks). */
 static void
 test_decode_oom_walk(void **state)
@@ -997,6 +1017,7 @@ main(void)
         cmocka_unit_test(test_decode_rich_module),
         cmocka_unit_test(test_decode_declared_funcs_only_referenced),
         cmocka_unit_test(test_decode_broken_name_section_ignored),
+        cmocka_unit_test(test_decode_size_overshooting_module),
         cmocka_unit_test(test_decode_oom_walk),
         cmocka_unit_test(test_decode_release_zeroed),
     };
