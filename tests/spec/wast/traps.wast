@@ -1,0 +1,95 @@
+;; Every trap kind reachable in Wasm 2.0, traps deep inside calls, call stack exhaustion, and
+;; that an instance keeps working (and keeps its state) after any trap.
+(module
+  (type $v (func))
+  (memory 1)
+  (table 2 funcref)
+  (elem (i32.const 0) $unreachable)
+  (global $count (mut i32) (i32.const 0))
+  (func $unreachable (export "unreachable") (unreachable))
+  (func (export "div_zero") (result i32) (i32.div_s (i32.const 1) (i32.const 0)))
+  (func (export "rem_zero") (result i64) (i64.rem_u (i64.const 1) (i64.const 0)))
+  (func (export "overflow") (result i32) (i32.div_s (i32.const 0x80000000) (i32.const -1)))
+  (func (export "bad_conversion") (result i32) (i32.trunc_f32_u (f32.const nan)))
+  (func (export "conversion_overflow") (result i64) (i64.trunc_f64_s (f64.const 1e19)))
+  (func (export "mem_oob") (result i32) (i32.load (i32.const 65536)))
+  (func (export "table_oob") (result funcref) (table.get 0 (i32.const 2)))
+  (func (export "undefined") (call_indirect (type $v) (i32.const 2)))
+  (func (export "uninitialized") (call_indirect (type $v) (i32.const 1)))
+  (func (export "mismatch") (drop (call_indirect (param i32) (result i32) (i32.const 0) (i32.const 0))))
+  (func (export "indirect_unreachable") (call_indirect (type $v) (i32.const 0)))
+
+  ;; State written before a trap stays written.
+  (func (export "bump_then_trap")
+    (global.set $count (i32.add (global.get $count) (i32.const 1)))
+    (i32.store (i32.const 0) (global.get $count))
+    (unreachable))
+  (func (export "count") (result i32) (global.get $count))
+  (func (export "mem0") (result i32) (i32.load (i32.const 0)))
+
+  ;; A trap deep in a call chain unwinds every frame.
+  (func $deep (param i32) (result i32)
+    (if (result i32) (i32.eqz (local.get 0))
+      (then (i32.div_u (i32.const 1) (local.get 0)))
+      (else (i32.add (i32.const 1) (call $deep (i32.sub (local.get 0) (i32.const 1)))))))
+  (func (export "deep") (param i32) (result i32) (call $deep (local.get 0)))
+
+  ;; Unbounded recursion, direct, mutual and indirect, with and without locals.
+  (func $runaway (export "runaway") (call $runaway))
+  (func $ping (export "ping") (result i32) (i32.add (i32.const 1) (call $pong)))
+  (func $pong (result i32) (i32.add (i32.const 2) (call $ping)))
+  (func $fat (export "fat") (param i64 f64) (result i64)
+    (local i32 i64 f32 f64 i64 i64 i64 i64)
+    (call $fat (local.get 0) (local.get 1)))
+  (func $loop_rec (export "loop_rec") (param i32) (result i32)
+    (loop $l (result i32) (call $loop_rec (local.get 0))))
+  ;; Recursion that is deep but bounded must not be mistaken for exhaustion.
+  (func $count_down (export "count_down") (param i32) (result i32)
+    (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0))
+      (else (i32.add (i32.const 1) (call $count_down (i32.sub (local.get 0) (i32.const 1)))))))
+)
+(assert_trap (invoke "unreachable") "unreachable")
+(assert_trap (invoke "div_zero") "integer divide by zero")
+(assert_trap (invoke "rem_zero") "integer divide by zero")
+(assert_trap (invoke "overflow") "integer overflow")
+(assert_trap (invoke "bad_conversion") "invalid conversion to integer")
+(assert_trap (invoke "conversion_overflow") "integer overflow")
+(assert_trap (invoke "mem_oob") "out of bounds memory access")
+(assert_trap (invoke "table_oob") "out of bounds table access")
+(assert_trap (invoke "undefined") "undefined element")
+(assert_trap (invoke "uninitialized") "uninitialized element")
+(assert_trap (invoke "mismatch") "indirect call type mismatch")
+(assert_trap (invoke "indirect_unreachable") "unreachable")
+
+(assert_trap (invoke "bump_then_trap") "unreachable")
+(assert_trap (invoke "bump_then_trap") "unreachable")
+(assert_return (invoke "count") (i32.const 2))
+(assert_return (invoke "mem0") (i32.const 2))
+
+(assert_trap (invoke "deep" (i32.const 0)) "integer divide by zero")
+(assert_trap (invoke "deep" (i32.const 500)) "integer divide by zero")
+
+(assert_exhaustion (invoke "runaway") "call stack exhausted")
+(assert_exhaustion (invoke "ping") "call stack exhausted")
+(assert_exhaustion (invoke "fat" (i64.const 1) (f64.const 2)) "call stack exhausted")
+(assert_exhaustion (invoke "loop_rec" (i32.const 0)) "call stack exhausted")
+;; After exhaustion the store is intact and calls work again.
+(assert_return (invoke "count_down" (i32.const 1000)) (i32.const 1000))
+(assert_return (invoke "count") (i32.const 2))
+(assert_exhaustion (invoke "runaway") "call stack exhausted")
+(assert_return (invoke "count_down" (i32.const 10)) (i32.const 10))
+
+;; Exhaustion through call_indirect and through an imported function of another instance.
+(module $R
+  (type $v (func))
+  (table 1 funcref)
+  (elem (i32.const 0) $self)
+  (func $self (export "self") (call_indirect (type $v) (i32.const 0)))
+)
+(assert_exhaustion (invoke $R "self") "call stack exhausted")
+(register "R" $R)
+(module
+  (import "R" "self" (func $other))
+  (func (export "via_import") (call $other))
+)
+(assert_exhaustion (invoke "via_import") "call stack exhausted")
