@@ -343,6 +343,122 @@ CAP_API cap_status cap_instance_export(const cap_instance_t *instance, const cha
 /** The module an instance was made from. Borrowed. */
 CAP_API const cap_module_t *cap_instance_module(const cap_instance_t *instance);
 
+/* ===================================================================== WASI */
+
+/* WASI preview1 (wasi_snapshot_preview1) for a guest in a store. A guest starts with stdin,
+ * stdout and stderr and nothing else: directories are granted as preopens (read-only or
+ * read-write), environment variables one by one. Every path is resolved beneath its preopen;
+ * stdout and stderr are captured into bounded buffers and optionally streamed.
+ *
+ * Typical use: cap_wasi_config_new, setters, cap_wasi_new(store, config), then either
+ * cap_wasi_run (link, instantiate, call _start, with a timeout) or cap_wasi_link plus
+ * cap_instance_new yourself. Free the cap_wasi_t after the guest stops running (it closes every
+ * descriptor the guest held), and the config whenever you like (cap_wasi_new copies it). */
+
+typedef struct cap_wasi_config_t cap_wasi_config_t;
+typedef struct cap_wasi_t cap_wasi_t;
+
+/** Default cap on captured bytes per output stream (stdout, stderr): 4 MiB. */
+#define CAP_WASI_DEFAULT_OUTPUT_LIMIT ((size_t)4 << 20)
+
+/** Receives guest output as it is written: stream 1 = stdout, 2 = stderr. Called on the thread
+ * running the guest, only with bytes within the output limit (then once with the truncation
+ * marker). Must not call back into the store. */
+typedef void (*cap_wasi_output_fn)(void *user, int stream, const uint8_t *data, size_t len);
+
+/** Creates an empty configuration: no arguments, no environment, no preopens, empty stdin,
+ * capture on with CAP_WASI_DEFAULT_OUTPUT_LIMIT per stream, no streaming.
+ * Outcomes: CAP_OK; CAP_ERR_NOMEM; CAP_ERR_USAGE when out is NULL. */
+CAP_API cap_status cap_wasi_config_new(cap_wasi_config_t **out, cap_error_t *err);
+/** Frees a configuration. NULL is a no-op. */
+CAP_API void cap_wasi_config_free(cap_wasi_config_t *config);
+/** Sets the guest's argv (argv[0] is the program name by convention); the strings are copied
+ * and replace earlier ones. Outcomes: CAP_OK; CAP_ERR_NOMEM; CAP_ERR_USAGE. */
+CAP_API cap_status cap_wasi_config_set_args(cap_wasi_config_t *config, size_t argc,
+                                            const char *const *argv, cap_error_t *err);
+/** Grants one environment variable NAME=VALUE (copied; replaces an earlier grant of NAME).
+ * Outcomes: CAP_OK; CAP_ERR_CONFIG when the name is empty or holds '='; CAP_ERR_NOMEM. */
+CAP_API cap_status cap_wasi_config_set_env(cap_wasi_config_t *config, const char *name,
+                                           const char *value, cap_error_t *err);
+/** Grants the host's own value of environment variable `name`; when the host has no such
+ * variable nothing is granted and CAP_OK is returned. */
+CAP_API cap_status cap_wasi_config_inherit_env(cap_wasi_config_t *config, const char *name,
+                                               cap_error_t *err);
+/**
+ * Grants the host directory `host_path` to the guest as `guest_path` (e.g. "/data"; NULL means
+ * "/" + the host directory's last component), read-only unless `writable`. Preopens get guest
+ * descriptors 3, 4, ... in the order added. The host path must name an existing directory now.
+ * Outcomes: CAP_OK; CAP_ERR_CONFIG (not a directory, unreadable, bad guest path) with the
+ * path and reason in err->msg; CAP_ERR_NOMEM.
+ */
+CAP_API cap_status cap_wasi_config_preopen_dir(cap_wasi_config_t *config, const char *host_path,
+                                               const char *guest_path, bool writable,
+                                               cap_error_t *err);
+/** stdin reads from this host file (opened read-only by cap_wasi_new). CAP_ERR_CONFIG when it
+ * cannot be opened now. */
+CAP_API cap_status cap_wasi_config_set_stdin_file(cap_wasi_config_t *config, const char *path,
+                                                  cap_error_t *err);
+/** stdin reads from host descriptor fd (borrowed: cap_wasi_new duplicates it). */
+CAP_API cap_status cap_wasi_config_set_stdin_fd(cap_wasi_config_t *config, int fd,
+                                                cap_error_t *err);
+/** stdin reads these bytes (copied), then end of file. len 0 = empty stdin (the default). */
+CAP_API cap_status cap_wasi_config_set_stdin_bytes(cap_wasi_config_t *config,
+                                                   const uint8_t *data, size_t len,
+                                                   cap_error_t *err);
+/** Caps the bytes accepted from stdout and stderr (each; SIZE_MAX = no cap). Output beyond the
+ * cap is dropped (the guest's write still succeeds), a one-line marker
+ * "[capsule: output truncated after N bytes]" is appended once and the truncation flag set. */
+CAP_API void cap_wasi_config_set_output_limit(cap_wasi_config_t *config, size_t stdout_limit,
+                                              size_t stderr_limit);
+/** Keeps (true, the default) or drops the captured bytes; limits and streaming apply either
+ * way. */
+CAP_API void cap_wasi_config_set_capture(cap_wasi_config_t *config, bool capture);
+/** Streams output to fn as it comes (NULL turns streaming off). user is borrowed. */
+CAP_API void cap_wasi_config_set_output_callback(cap_wasi_config_t *config, cap_wasi_output_fn fn,
+                                                 void *user);
+
+/**
+ * Creates the WASI context of one guest in `store`: copies args and env, opens the preopened
+ * directories and stdin (all O_CLOEXEC). config may be NULL (defaults).
+ * Outcomes: CAP_OK; CAP_ERR_CONFIG or CAP_ERR_IO when a preopen or the stdin file cannot be
+ * opened (message names it); CAP_ERR_NOMEM. On failure *out is NULL and nothing stays open.
+ */
+CAP_API cap_status cap_wasi_new(cap_store_t *store, const cap_wasi_config_t *config,
+                                cap_wasi_t **out, cap_error_t *err);
+/** Defines every wasi_snapshot_preview1 function in linker, bound to this context and its store.
+ * Outcomes: CAP_OK; CAP_ERR_NOMEM. */
+CAP_API cap_status cap_wasi_link(cap_wasi_t *wasi, cap_linker_t *linker, cap_error_t *err);
+/** Closes every descriptor the guest holds and frees the context. Call it once the guest no
+ * longer runs; host functions linked from it must not be called afterwards. NULL is a no-op. */
+CAP_API void cap_wasi_free(cap_wasi_t *wasi);
+
+/**
+ * Runs a WASI command: links the context's imports, instantiates `module` in `store`, and calls
+ * its `_start` export. A watchdog thread calls cap_store_interrupt after timeout_ns nanoseconds
+ * (0 = no timeout); sleeps and polls in the guest honour it too. Set fuel and memory limits on
+ * the store beforehand. The instance stays in the store.
+ * Outcomes: CAP_OK when _start returned or the guest called proc_exit (any code: see
+ * cap_wasi_exit_code); CAP_ERR_TRAP with err->trap (CAP_TRAP_TIMEOUT when the deadline passed,
+ * CAP_TRAP_OUT_OF_FUEL, ...) and the message; CAP_ERR_LINK for an unknown import or a missing
+ * `_start`; any other status of cap_instance_new (e.g. the initial memory over the store's cap);
+ * CAP_ERR_NOMEM.
+ */
+CAP_API cap_status cap_wasi_run(cap_store_t *store, const cap_module_t *module, cap_wasi_t *wasi,
+                                uint64_t timeout_ns, cap_error_t *err);
+
+/** True once the guest called proc_exit. */
+CAP_API bool cap_wasi_exited(const cap_wasi_t *wasi);
+/** The guest's exit code: the proc_exit argument, or 0 when it has not called proc_exit. */
+CAP_API int32_t cap_wasi_exit_code(const cap_wasi_t *wasi);
+/** The captured stdout bytes (not NUL-terminated; NULL when nothing was captured), with the
+ * length and whether output was cut. Borrowed; valid until the guest writes again or the
+ * context is freed. out_len and out_truncated may be NULL. */
+CAP_API const uint8_t *cap_wasi_stdout(const cap_wasi_t *wasi, size_t *out_len,
+                                       bool *out_truncated);
+/** The captured stderr, as cap_wasi_stdout. */
+CAP_API const uint8_t *cap_wasi_stderr(const cap_wasi_t *wasi, size_t *out_len,
+                                       bool *out_truncated);
+
 /* ===================================================================== Tasks */
 
 /* A task is a guest plus a policy, run to a result envelope and recorded in the journal. The
