@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* capsule: the command-line entry point. Parses the command name and hands over; every real
+ * action is a call into the library (include/capsule.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "capsule.h"
+#include "cli/cli.h"
+
+static void
+usage(FILE *out)
+{
+    fprintf(out, "capsule %s: a sandboxed WebAssembly runtime\n\n"
+                 "Usage:\n"
+                 "  capsule run [OPTIONS] FILE.wasm [ARGS...]   run a WASI command\n"
+                 "  capsule exec [OPTIONS] FILE.wasm [ARGS...]  the same\n"
+                 "  capsule --help | --version\n\n",
+            CAP_VERSION_STRING);
+    cli_run_help(out);
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        printf("capsule %s\n", CAP_VERSION_STRING);
+        return 0;
+    }
+    if (strcmp(cmd, "run") == 0 || strcmp(cmd, "exec") == 0) {
+        return cli_run(argc - 2, argv + 2, cmd);
+    }
+    fprintf(stderr, "capsule: unknown command '%s' (try 'capsule --help')\n", cmd);
+    return CLI_EXIT_USAGE;
+}
