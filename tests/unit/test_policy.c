@@ -43,8 +43,7 @@ test_policy_compute_levels(void **state)
     assert_true(v == 12345);
     assert_int_equal(cap_policy_parse_compute("compute", "5_000_000", &v, &err), CAP_OK);
     assert_true(v == 5000000);
-    assert_int_equal(cap_policy_parse_compute("compute", "18446744073709551614", &v, &err),
-                     CAP_OK);
+    assert_int_equal(cap_policy_parse_compute("compute", "18446744073709551614", &v, &err), CAP_OK);
     expect_msg(cap_policy_parse_compute("compute", "XL", &v, &err), CAP_ERR_CONFIG, &err,
                "invalid compute \"XL\": expected LOW, MEDIUM, HIGH or a positive number of fuel "
                "units");
@@ -54,8 +53,8 @@ test_policy_compute_levels(void **state)
                CAP_ERR_CONFIG, &err,
                "invalid compute \"99999999999999999999\": the number is too large (at most "
                "18446744073709551614)");
-    const char *bad[] = {"", "-5", "+5", " 5", "5 ", "1e9", "1.5", "LOWW", "0x10", "5__0", "_5",
-                         "5_", "l o w"};
+    const char *bad[] = {"",     "-5",   "+5",   " 5", "5 ", "1e9",  "1.5",
+                         "LOWW", "0x10", "5__0", "_5", "5_", "l o w"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(cap_policy_parse_compute("compute", bad[i], &v, &err), CAP_ERR_CONFIG);
         assert_non_null(strstr(err.msg, "invalid compute"));
@@ -89,10 +88,10 @@ test_policy_ram_sizes(void **state)
                "invalid ram \"0\": the size must be positive");
     expect_msg(cap_policy_parse_ram("ram", "20000000TB", &v, &err), CAP_ERR_CONFIG, &err,
                "invalid ram \"20000000TB\": the size is too large");
-    expect_msg(cap_policy_parse_ram("ram", "99999999999999999999", &v, &err), CAP_ERR_CONFIG,
-               &err, "invalid ram \"99999999999999999999\": the size is too large");
-    const char *bad[] = {"", "-64MB", "64", "MB", "1.5GB", "64  MB", "64MB ", " 64MB", "64PB",
-                         "64 ", "6 4MB", "64Mb!", "0x40MB"};
+    expect_msg(cap_policy_parse_ram("ram", "99999999999999999999", &v, &err), CAP_ERR_CONFIG, &err,
+               "invalid ram \"99999999999999999999\": the size is too large");
+    const char *bad[] = {"",      "-64MB", "64",  "MB",    "1.5GB", "64  MB", "64MB ",
+                         " 64MB", "64PB",  "64 ", "6 4MB", "64Mb!", "0x40MB"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cap_status st = cap_policy_parse_ram("ram", bad[i], &v, &err);
         if (strcmp(bad[i], "64") == 0) {
@@ -112,8 +111,8 @@ test_policy_timeouts(void **state)
     struct {
         const char *s;
         uint64_t want;
-    } ok[] = {{"500ms", 500}, {"30s", 30000}, {"5m", 300000}, {"1h", 3600000},
-              {"30S", 30000}, {"1_000ms", 1000}};
+    } ok[] = {{"500ms", 500},  {"30s", 30000}, {"5m", 300000},
+              {"1h", 3600000}, {"30S", 30000}, {"1_000ms", 1000}};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         assert_int_equal(cap_policy_parse_timeout("timeout", ok[i].s, &v, &err), CAP_OK);
         assert_true(v == ok[i].want);
@@ -189,8 +188,7 @@ test_policy_mounts(void **state)
     check_mount("x::/app/sub/", "x", "/app/sub", true == false);
     cap_mount m;
     cap_error_t err;
-    expect_msg(cap_policy_parse_mount("allowed_files", "./data:rx", &m, &err), CAP_ERR_CONFIG,
-               &err,
+    expect_msg(cap_policy_parse_mount("allowed_files", "./data:rx", &m, &err), CAP_ERR_CONFIG, &err,
                "invalid allowed_files entry \"./data:rx\": expected PATH, PATH:ro, PATH:rw or "
                "PATH::/GUEST_PATH[:ro|:rw]");
     expect_msg(cap_policy_parse_mount("allowed_files", "", &m, &err), CAP_ERR_CONFIG, &err,
@@ -205,13 +203,10 @@ test_policy_mounts(void **state)
                CAP_ERR_CONFIG, &err,
                "invalid allowed_files entry \"./src::/app/../etc\": the guest path must not "
                "contain '.' or '..' components");
-    assert_int_equal(cap_policy_parse_mount("allowed_files", "./src::", &m, &err),
-                     CAP_ERR_CONFIG);
+    assert_int_equal(cap_policy_parse_mount("allowed_files", "./src::", &m, &err), CAP_ERR_CONFIG);
     assert_int_equal(cap_policy_parse_mount("allowed_files", "a:b:c", &m, &err), CAP_ERR_CONFIG);
-    assert_int_equal(cap_policy_parse_mount("allowed_files", "a:::/x", &m, &err),
-                     CAP_ERR_CONFIG);
-    assert_int_equal(cap_policy_parse_mount("allowed_files", "./x::ro", &m, &err),
-                     CAP_ERR_CONFIG);
+    assert_int_equal(cap_policy_parse_mount("allowed_files", "a:::/x", &m, &err), CAP_ERR_CONFIG);
+    assert_int_equal(cap_policy_parse_mount("allowed_files", "./x::ro", &m, &err), CAP_ERR_CONFIG);
 }
 
 static void
@@ -264,7 +259,9 @@ test_policy_hosts(void **state)
     check_host("a..b", NULL);
     check_host("trailing.dot.", NULL);
     check_host("under_score.com", NULL);
-    check_host("b\xc3\xbc" "cher.example", NULL);
+    check_host("b\xc3\xbc"
+               "cher.example",
+               NULL);
     check_host("host:0", NULL);
     check_host("host:65536", NULL);
     check_host("host:", NULL);
@@ -424,8 +421,7 @@ test_policy_resolve_precedence(void **state)
     // capsule.toml defaults over built-ins, task over defaults, lists replaced not merged.
     assert_int_equal(cap_policy_set_field(&defaults, "compute", NULL, "LOW", &err), CAP_OK);
     assert_int_equal(cap_policy_set_field(&defaults, "ram", NULL, "64MB", &err), CAP_OK);
-    assert_int_equal(cap_policy_set_field(&defaults, "allowed_hosts", NULL, "a.com", &err),
-                     CAP_OK);
+    assert_int_equal(cap_policy_set_field(&defaults, "allowed_hosts", NULL, "a.com", &err), CAP_OK);
     assert_int_equal(cap_policy_set_field(&defaults, "env_variables", NULL, "A", &err), CAP_OK);
     assert_int_equal(cap_policy_set_field(&task, "compute", NULL, "HIGH", &err), CAP_OK);
     assert_int_equal(cap_policy_set_field(&task, "allowed_hosts", NULL, "b.com", &err), CAP_OK);
@@ -644,10 +640,8 @@ test_policy_bound_narrows_inherited(void **state)
     cap_error_t err;
     cap_budget b = {.fuel = UINT64_MAX, .ram = UINT64_MAX, .timeout_ms = UINT64_MAX};
     resolved(&parent, "{\"allowed_hosts\": [\"a.com\"]}");
-    assert_int_equal(cap_policy_set_field(&defaults, "allowed_hosts", NULL, "a.com", &err),
-                     CAP_OK);
-    assert_int_equal(cap_policy_set_field(&defaults, "allowed_hosts", NULL, "b.com", &err),
-                     CAP_OK);
+    assert_int_equal(cap_policy_set_field(&defaults, "allowed_hosts", NULL, "a.com", &err), CAP_OK);
+    assert_int_equal(cap_policy_set_field(&defaults, "allowed_hosts", NULL, "b.com", &err), CAP_OK);
     assert_int_equal(cap_policy_set_field(&defaults, "env_variables", NULL, "X", &err), CAP_OK);
     assert_int_equal(cap_policy_resolve_into(&req, NULL, &defaults, &err), CAP_OK);
     assert_int_equal(cap_policy_bound(&parent, &b, &req, &out, &err), CAP_OK);
