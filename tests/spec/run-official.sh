@@ -57,7 +57,7 @@ for wast in "$suite"/*.wast; do
     line=$(grep '^spec: ' "$out/run.log" | tail -n 1)
     p=$(echo "$line" | sed -n 's/^spec: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p')
     f=$(echo "$line" | sed -n 's/^spec: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p')
-    m=$(sed -n 's/.* \([0-9]*\) message mismatches.*/\1/p' "$out/run.log" | tail -n 1)
+    m=$(sed -n 's/.*(\([0-9]*\) message mismatches.*/\1/p' "$out/run.log" | tail -n 1)
     s=$(sed -n 's/.* \([0-9]*\) skipped (text), \([0-9]*\) skipped (v128).*/\1 \2/p' "$out/run.log" |
         tail -n 1 | awk '{print $1 + $2}')
     if [ -z "$p" ]; then
@@ -72,6 +72,14 @@ for wast in "$suite"/*.wast; do
     tp=$((tp + p)) tf=$((tf + f)) tm=$((tm + m)) ts=$((ts + s))
 done
 printf '%-28s %8d %8d %8d %8d  %s\n' TOTAL "$tp" "$tf" "$tm" "$ts" "($bad files with failures)"
+# The most frequent failure shapes: file, line, module names, export names and numbers removed.
+if [ "$tf" -gt 0 ]; then
+    echo "most common failures (normalised):"
+    cat "$work"/*/run.log | grep -E '^[^ ]+:[0-9]+: ' |
+        sed -E 's/^[^ ]+:[0-9]+: //; s/ \([^)]*\.wasm\)//; s/(invoke|get)( \$[^ ]+)? "[^"]*"/\1/;
+                s/(0x)?[0-9a-f]*[0-9][0-9a-f]*/N/g; s/ in [^ ",]+//' |
+        sort | uniq -c | sort -rn | head -n "${SPEC_TOP:-30}"
+fi
 echo "logs: $work/<file>/run.log"
 echo "spec: $tp passed, $tf failed"
 [ "$bad" -eq 0 ] && [ "$tp" -gt 0 ]

@@ -657,6 +657,7 @@ run_action(script *s, const json_t *action, action_result *r)
     r->nresults = ft.nresults;
     for (size_t i = 0; i < ft.nresults; i++) {
         r->types[i] = ft.results[i];
+        r->results[i].type = ft.results[i];
     }
     r->status = cap_func_call(s->store, ext.of.func, argv, nargs, r->results, ft.nresults, &r->err);
 }
@@ -989,7 +990,8 @@ run_script(const char *json_path, counts *out, char *file_buf, size_t file_buf_l
     s.file = file_buf;
     s.dir = dir_of(json_path);
     if (!root || !json_is_object(root)) {
-        fail_line(&s, jerr.line, "json", "cannot parse: %s", root ? "not an object" : jerr.text);
+        fail_line(&s, root ? 0 : jerr.line, "json", "cannot parse: %s",
+                  root ? "not an object" : jerr.text);
         goto done;
     }
     const char *src = jstr(root, "source_filename");
