@@ -336,6 +336,12 @@ match_result(const json_t *e, cap_valtype got_type, const cap_val_t *got, char *
             snprintf(exp_buf, n, "ref.null func");
             return got->of.funcref == NULL;
         }
+        /* wast2json writes a bare (ref.func) as a function index, which the public API cannot
+         * map back to a function of a particular instance: accept any non-null reference. */
+        if (parse_u64(val, &want)) {
+            snprintf(exp_buf, n, "ref.func (non-null)");
+            return got->of.funcref != NULL;
+        }
         return false;
     case CAP_EXTERNREF:
         if (!val) {
@@ -731,6 +737,15 @@ expect_error(script *s, int line, const char *name, const char *text, cap_status
     if (got == CAP_OK) {
         fail_line(s, line, name, "expected %s \"%s\", got success", cap_status_name(want),
                   text ? text : "");
+        return;
+    }
+    if (got == CAP_ERR_MALFORMED && want == CAP_ERR_INVALID && text &&
+        strncmp(text, "unknown data segment", 20) == 0 &&
+        msg_matches("data count section required", err->msg)) {
+        /* wast2json writes no data count section for a module without data segments, so a
+         * text-format test of data.drop/memory.init on a missing segment reaches us as a binary
+         * that is malformed (spec 5.5.16): rejecting it for that reason is the right outcome. */
+        pass(s, line, name);
         return;
     }
     if (got != want) {

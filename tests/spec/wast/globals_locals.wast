@@ -92,7 +92,10 @@
 (assert_invalid (module (func (local i32) (local.set 0 (i64.const 1)))) "type mismatch")
 (assert_invalid (module (func (drop (local.get 1)))) "unknown local")
 (assert_invalid (module (func (drop (global.get 0)))) "unknown global")
-(assert_invalid (module (global (mut i32) (i32.const 0)) (global i32 (global.get 0))) "constant expression required")
+(assert_invalid (module (global (mut i32) (i32.const 0)) (global i32 (global.get 0))) "unknown global")
+(assert_invalid
+  (module (import "spectest" "global_i32" (global (mut i32))) (global i32 (global.get 0)))
+  "constant expression required")
 (assert_unlinkable
   (module (import "G" "counter" (global i32)))
   "incompatible import type")

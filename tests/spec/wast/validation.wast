@@ -30,8 +30,20 @@
 (assert_invalid (module (memory 1) (func (i32.store8 align=2 (i32.const 0) (i32.const 0)))) "alignment must not be larger than natural")
 (assert_invalid (module (memory 1) (func (drop (i32.load (i64.const 0))))) "type mismatch")
 (assert_invalid (module (memory 1) (func (i64.store (i32.const 0) (i32.const 0)))) "type mismatch")
-(assert_invalid (module (memory 1) (func (memory.init 0 (i32.const 0) (i32.const 0) (i32.const 0)))) "unknown data segment")
-(assert_invalid (module (func (data.drop 0))) "unknown data segment")
+;; Binary form, so that the data count section (0) is present: wast2json omits it when a module
+;; has no data segments, which would make the module malformed rather than invalid.
+(assert_invalid
+  (module binary "\00asm\01\00\00\00"
+    "\01\04\01\60\00\00" "\03\02\01\00" "\05\03\01\00\01"
+    "\0c\01\00"                                              ;; data count 0
+    "\0a\0e\01\0c\00\41\00\41\00\41\00\fc\08\00\00\0b")  ;; memory.init 0
+  "unknown data segment")
+(assert_invalid
+  (module binary "\00asm\01\00\00\00"
+    "\01\04\01\60\00\00" "\03\02\01\00" "\05\03\01\00\01"
+    "\0c\01\00"                                              ;; data count 0
+    "\0a\07\01\05\00\fc\09\00\0b")                          ;; data.drop 0
+  "unknown data segment")
 (assert_invalid (module (memory 2 1)) "size minimum must not be greater than maximum")
 (assert_invalid (module (memory 65537)) "memory size must be at most 65536 pages (4GiB)")
 (assert_invalid (module (memory 1 65537)) "memory size must be at most 65536 pages (4GiB)")
@@ -68,7 +80,7 @@
 (assert_invalid (module (export "t" (table 0))) "unknown table")
 (assert_invalid (module (export "g" (global 0))) "unknown global")
 (assert_invalid (module (memory 1) (export "x" (memory 0)) (func (export "x"))) "duplicate export name")
-(assert_invalid (module (func (ref.func 0) (drop))) "unknown function")
+(assert_invalid (module (func (ref.func 1) (drop))) "unknown function")
 
 ;; The same check in binary form: (func (result i32) (i64.const 0)) typed wrongly.
 (assert_invalid
