@@ -476,7 +476,7 @@ src_slot(comp *c, entry *e, uint32_t pos)
 /* Checks that the top n operands have types `types`, refining Unknowns (and, in unreachable
  * code, inserting the missing ones below), leaving them on the stack. */
 static cap_status
-check_top(comp *c, const uint8_t *types, uint32_t n)
+check_top_x(comp *c, const uint8_t *types, uint32_t n, bool refine)
 {
     ctl *f = top(c);
     uint32_t avail = c->sp - f->height;
@@ -490,7 +490,9 @@ check_top(comp *c, const uint8_t *types, uint32_t n)
         if (e->type != T_UNK && e->type != t) {
             return mismatch(c);
         }
-        e->type = t;
+        if (refine) {
+            e->type = t;
+        }
     }
     if (k < n) {
         uint32_t miss = n - k;
@@ -499,7 +501,7 @@ check_top(comp *c, const uint8_t *types, uint32_t n)
         }
         memmove(&c->stk[c->sp - k + miss], &c->stk[c->sp - k], k * sizeof(entry));
         for (uint32_t i = 0; i < miss; i++) {
-            c->stk[c->sp - k + i] = (entry){types[i], E_SLOT, 0, 0};
+            c->stk[c->sp - k + i] = (entry){refine ? types[i] : T_UNK, E_SLOT, 0, 0};
         }
         c->sp += miss;
         if (c->sp > c->maxsp) {
@@ -507,6 +509,12 @@ check_top(comp *c, const uint8_t *types, uint32_t n)
         }
     }
     return CAP_OK;
+}
+
+static cap_status
+check_top(comp *c, const uint8_t *types, uint32_t n)
+{
+    return check_top_x(c, types, n, true);
 }
 
 static void
@@ -1054,7 +1062,7 @@ op_br_table(comp *c)
         if (label_arity(L, &types) != arity) {
             return mismatch(c);
         }
-        TRY(check_top(c, types, arity));
+        TRY(check_top_x(c, types, arity, false)); // br_table keeps the popped types
     }
     if (live(c)) {
         add_cost(c, 1);
@@ -1224,7 +1232,7 @@ op_else(comp *c)
     cap_status st;
     ctl *f = top(c);
     if (f->kind != C_IF) {
-        return invalid(c, "else without if"); // malformed in text; unreachable in binary
+        return malformed(c, "END opcode expected"); // the spec decoder reads `end` here
     }
     if (c->sp - f->height > f->nresults) {
         return mismatch(c);
@@ -1313,10 +1321,10 @@ op_misc(comp *c, uint32_t sub)
         if (m->nmems == 0) {
             return invalid(c, "unknown memory 0");
         }
-        if (!m->has_data_count) {
+        if (!m->has_data_count && m->ndatas > 0) {
             return malformed(c, "data count section required");
         }
-        if (a >= m->data_count) {
+        if (a >= (m->has_data_count ? m->data_count : 0)) {
             return invalid(c, "unknown data segment %u", a);
         }
         TRY(pop_operands(c, i32x3, 3, s + 1, &pos));
@@ -1327,10 +1335,10 @@ op_misc(comp *c, uint32_t sub)
         return CAP_OK;
     case 9: // data.drop
         TRY(read_u32(c, &a));
-        if (!m->has_data_count) {
+        if (!m->has_data_count && m->ndatas > 0) {
             return malformed(c, "data count section required");
         }
-        if (a >= m->data_count) {
+        if (a >= (m->has_data_count ? m->data_count : 0)) {
             return invalid(c, "unknown data segment %u", a);
         }
         if (lv) {
@@ -1496,13 +1504,19 @@ compile_body(comp *c, uint32_t func_index, cap_func_def *def)
     chain_ref(c, c->cur, 0, 0);
     TRY(push_ctl(c, C_FUNC, 0, NULL, c->ft->nresults, c->ft->types + c->ft->nparams));
 
-    bool done = false;
+    bool done = false, overrun = false;
     while (!done) {
         if (c->oom) {
             return cap_fail(c->err, CAP_ERR_NOMEM, UINT64_MAX, "out of memory");
         }
         if (cap_reader_eof(&c->r)) {
-            return malformed(c, "END opcode expected");
+            /* Like the spec decoder, read on past a body without its `end`, so that the error is
+             * the one it reports: the end of the module, or a size mismatch once it ends. */
+            if (c->r.end == m->bytes + m->len) {
+                return malformed(c, CAP_MSG_EOF);
+            }
+            c->r.end = m->bytes + m->len;
+            overrun = true;
         }
         c->pc = (uint32_t)(c->r.p - c->body);
         uint8_t opcode = *c->r.p++;
@@ -1883,7 +1897,7 @@ compile_body(comp *c, uint32_t func_index, cap_func_def *def)
     if (c->oom) {
         return cap_fail(c->err, CAP_ERR_NOMEM, UINT64_MAX, "out of memory");
     }
-    if (!cap_reader_eof(&c->r)) {
+    if (overrun || !cap_reader_eof(&c->r)) {
         return malformed(c, "section size mismatch");
     }
 

@@ -7,6 +7,7 @@
 #include "wasm/runtime.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define VM_INIT_SLOTS ((size_t)1 << 16)
@@ -173,6 +174,18 @@ fmax64(double a, double b)
     }
     return a > b ? a : b;
 }
+
+/* Rounding keeps NaNs but must quieten signalling ones (an arithmetic NaN), which libm's
+ * functions do not always do. */
+#define FROUND(f, a) ((a) != (a) ? (a) + (a) : f(a))
+#define FCEIL32(a)    FROUND(ceilf, a)
+#define FFLOOR32(a)   FROUND(floorf, a)
+#define FTRUNC32(a)   FROUND(truncf, a)
+#define FNEAREST32(a) FROUND(nearbyintf, a)
+#define FCEIL64(a)    FROUND(ceil, a)
+#define FFLOOR64(a)   FROUND(floor, a)
+#define FTRUNC64(a)   FROUND(trunc, a)
+#define FNEAREST64(a) FROUND(nearbyint, a)
 
 #define FMIN32(a, b) fmin32(a, b)
 #define FMAX32(a, b) fmax32(a, b)
@@ -583,6 +596,7 @@ run(cap_store_t *store, struct cap_vm_state *vm, cap_func_t *entry, size_t base,
     uint32_t max_depth = store->max_call_depth ? store->max_call_depth : CAP_DEFAULT_CALL_DEPTH;
     cap_trap tr = CAP_TRAP_NONE;
     bool refund = true;
+    uint32_t trap_arg = UINT32_MAX; // an element index for the message, when known
     cap_func_t *f;
     uint32_t cbase;
     const uint32_t *ret;
@@ -802,6 +816,7 @@ op_CALL_INDIRECT: {
     }
     f = (cap_func_t *)(uintptr_t)tab->elems[i];
     if (UNLIKELY(!f)) {
+        trap_arg = i;
         TRAPC(UNINITIALIZED);
     }
     const cap_module_t *mod = inst->module;
@@ -957,7 +972,15 @@ trap: {
         }
     }
     FUEL_SAVE();
-    return cap_trap_fill(err, tr, inst->module, code->func_index, pc);
+    cap_trap_fill(err, tr, inst->module, code->func_index, pc);
+    if (err && trap_arg != UINT32_MAX) {
+        /* The spec interpreter names the element: "uninitialized element 2". */
+        char rest[sizeof err->msg];
+        size_t k = strlen(cap_trap_message(tr));
+        snprintf(rest, sizeof rest, "%s", err->msg + k);
+        snprintf(err->msg, sizeof err->msg, "%s %u%.200s", cap_trap_message(tr), trap_arg, rest);
+    }
+    return CAP_ERR_TRAP;
 }
 #undef FUEL_SAVE
 #undef RELOAD_MEM
