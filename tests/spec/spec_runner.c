@@ -604,6 +604,13 @@ run_action(script *s, const json_t *action, action_result *r)
         snprintf(r->why, sizeof r->why, "malformed action in JSON");
         return;
     }
+    if (strlen(field) != json_string_length(json_object_get(action, "field"))) {
+        /* cap_instance_export takes a C string: names.wast's export "\00\01..." cannot be
+         * looked up through the public API. */
+        snprintf(r->why, sizeof r->why,
+                 "export name contains a NUL byte: cap_instance_export cannot name it");
+        return;
+    }
     cap_instance_t *inst = find_instance(s, jstr(action, "module"), &why);
     if (!inst) {
         snprintf(r->why, sizeof r->why, "%s", why);
@@ -730,6 +737,37 @@ msg_matches(const char *expected, const char *got)
     return strncmp(got, expected, strlen(expected)) == 0;
 }
 
+/* wast2json 1.0.32 loses information when it turns some text modules of assert_invalid into
+ * binaries, so the binary we check is rejected for another (correct) reason than the text one.
+ * Each entry: expected text (prefix), the status we get instead, and our message (prefix). */
+static const struct {
+    const char *expected;
+    cap_status got;
+    const char *got_msg;
+} artifacts[] = {
+    /* No data count section is written for a module without data segments, so a test of
+     * data.drop/memory.init on a missing segment arrives malformed (spec 5.5.16). */
+    {"unknown data segment", CAP_ERR_MALFORMED, "data count section required"},
+    /* `select (result)` (typed, zero results) is written as the untyped select opcode 0x1b,
+     * which then lacks its operands. */
+    {"invalid result arity", CAP_ERR_INVALID, "type mismatch"},
+};
+
+static bool
+wast2json_artifact(const char *text, cap_status want, cap_status got, const char *msg)
+{
+    if (!text || want != CAP_ERR_INVALID) {
+        return false;
+    }
+    for (size_t i = 0; i < sizeof artifacts / sizeof artifacts[0]; i++) {
+        if (got == artifacts[i].got && msg_matches(artifacts[i].expected, text) &&
+            msg_matches(artifacts[i].got_msg, msg)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void
 expect_error(script *s, int line, const char *name, const char *text, cap_status want,
              cap_status got, const cap_error_t *err)
@@ -739,12 +777,7 @@ expect_error(script *s, int line, const char *name, const char *text, cap_status
                   text ? text : "");
         return;
     }
-    if (got == CAP_ERR_MALFORMED && want == CAP_ERR_INVALID && text &&
-        strncmp(text, "unknown data segment", 20) == 0 &&
-        msg_matches("data count section required", err->msg)) {
-        /* wast2json writes no data count section for a module without data segments, so a
-         * text-format test of data.drop/memory.init on a missing segment reaches us as a binary
-         * that is malformed (spec 5.5.16): rejecting it for that reason is the right outcome. */
+    if (wast2json_artifact(text, want, got, err->msg)) {
         pass(s, line, name);
         return;
     }
@@ -1000,7 +1033,7 @@ run_script(const char *json_path, counts *out, char *file_buf, size_t file_buf_l
     script s;
     memset(&s, 0, sizeof s);
     json_error_t jerr;
-    json_t *root = json_load_file(json_path, 0, &jerr);
+    json_t *root = json_load_file(json_path, JSON_ALLOW_NUL, &jerr);
     snprintf(file_buf, file_buf_len, "%s", json_path);
     s.file = file_buf;
     s.dir = dir_of(json_path);
