@@ -603,6 +603,46 @@ test_decode_global_errors(void **state)
     MALFORMED(&m, "unexpected end");
 }
 
+/* Non-constant instructions in a constant expression still decode (with their immediates and
+ * nested blocks), so the module is INVALID, not malformed. */
+static void
+test_decode_constexpr_nonconstant_instructions(void **state)
+{
+    (void)state;
+    mb m;
+    mb_init(&m);
+    RAW(&m, TYPE_V);
+    SEC(&m, 6, 0x01, 0x7f, 0x00,                  // global i32
+        0x02, 0x40, 0x0c, 0x00, 0x0b,             // block br 0 end
+        0x03, 0x7f, 0x0e, 0x01, 0x00, 0x00, 0x0b, // loop (result i32) br_table 0 0 end
+        0x04, 0x00, 0x01, 0x05, 0x01, 0x0b,       // if (type 0) nop else nop end
+        0x11, 0x00, 0x00, 0x10, 0x00,             // call_indirect, call
+        0x1c, 0x01, 0x7f, 0x1b, 0xd1, 0x1a,       // select t, select, ref.is_null, drop
+        0x20, 0x00, 0x24, 0x00, 0x25, 0x00,       // local.get, global.set, table.get
+        0x28, 0x02, 0x00, 0x3f, 0x00, 0x40, 0x00, // i32.load, memory.size, memory.grow
+        0xfc, 0x00, 0xfc, 0x08, 0x00, 0x00,       // trunc_sat, memory.init
+        0xfc, 0x09, 0x00, 0xfc, 0x0a, 0x00, 0x00, // data.drop, memory.copy
+        0xfc, 0x0b, 0x00, 0xfc, 0x0c, 0x00, 0x00, // memory.fill, table.init
+        0xfc, 0x0e, 0x00, 0x00, 0xfc, 0x11, 0x00, // table.copy, table.fill
+        0x00, 0x0f, 0x41, 0x00, 0x0b);            // unreachable return i32.const 0 end
+    INVALID(&m, "constant expression required");
+    mb_init(&m);
+    SEC(&m, 6, 0x01, 0x7f, 0x00, 0xfc, 0x12, 0x0b);
+    MALFORMED(&m, "illegal opcode");
+    mb_init(&m);
+    SEC(&m, 6, 0x01, 0x7f, 0x00, 0x41, 0x00, 0x05, 0x0b);
+    MALFORMED(&m, "END opcode expected");
+    mb_init(&m);
+    SEC(&m, 6, 0x01, 0x7f, 0x00, 0xfd, 0x0c, 0x0b); // SIMD is not supported
+    MALFORMED(&m, "illegal opcode");
+    mb_init(&m);
+    SEC(&m, 6, 0x01, 0x7f, 0x00, 0x1c, 0x01, 0x7b, 0x0b);
+    MALFORMED(&m, "malformed value type");
+    mb_init(&m);
+    SEC(&m, 6, 0x01, 0x7f, 0x00, 0x02, 0x40, 0x41, 0x00); // block never closed
+    MALFORMED(&m, "unexpected end");
+}
+
 static void
 test_decode_global_values(void **state)
 {
@@ -1007,6 +1047,7 @@ main(void)
         cmocka_unit_test(test_decode_table_errors),
         cmocka_unit_test(test_decode_memory_errors),
         cmocka_unit_test(test_decode_global_errors),
+        cmocka_unit_test(test_decode_constexpr_nonconstant_instructions),
         cmocka_unit_test(test_decode_global_values),
         cmocka_unit_test(test_decode_export_errors),
         cmocka_unit_test(test_decode_start_errors),
