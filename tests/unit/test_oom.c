@@ -281,7 +281,8 @@ walk(const uint8_t *bytes, size_t len, uint32_t arg, uint32_t want, cap_status w
         }
     }
     assert_true(needed > 0);
-    print_message("ran to the end once %llu allocations were allowed\n", (unsigned long long)needed - 1);
+    print_message("ran to the end once %llu allocations were allowed\n",
+                  (unsigned long long)needed - 1);
 }
 
 static void
