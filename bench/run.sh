@@ -93,20 +93,40 @@ inproc() {
     fi
 }
 
-# Runs a runner PROC_REPS times as a whole process, timed from outside; a sed script extracts
-# the result from its output. Signed results are normalised to unsigned 32-bit.
-proc() {
-    local key=$1 sedscript=$2 out s e times=() res=""
-    shift 2
+# Sets WALL_NS to the median wall time (ns) of PROC_REPS runs of a command as a whole process,
+# or to "" when it fails, and LAST_OUT to the last run's output.
+WALL_NS="" LAST_OUT=""
+wall() {
+    local s e times=()
+    WALL_NS=""
     for ((i = 0; i < PROC_REPS; i++)); do
         s=$(date +%s%N)
-        out=$(timeout "$TIMEOUT" "$@" 2>&1) || return 0
+        LAST_OUT=$(timeout "$TIMEOUT" "$@" 2>&1) || return 0
         e=$(date +%s%N)
         times+=($((e - s)))
-        res=$(sed -n "$sedscript" <<<"$out" | head -n 1)
     done
+    WALL_NS=$(printf '%s\n' "${times[@]}" | median)
+}
+
+# Runs a runner that cannot time itself: `proc KEY SED MODULE CMD...` runs CMD... MODULE as a
+# whole process, PROC_REPS times, and records the median wall time minus that of the same
+# runner on the startup program (its process start, load and instantiation), so that these
+# columns compare with the in-process ones. SED extracts run's result from the output; signed
+# and hexadecimal results are normalised to unsigned 32-bit.
+declare -A BASE
+proc() {
+    local key=$1 sedscript=$2 module=$3 engine=${1%%|*} t res
+    shift 3
+    if [ -z "${BASE[$engine]+set}" ]; then
+        wall "$@" "$OUT/wasm/startup.wasm"
+        BASE[$engine]=$WALL_NS
+    fi
+    wall "$@" "$module"
+    t=$WALL_NS
+    [ -n "$t" ] || return 0
+    res=$(sed -n "$sedscript" <<<"$LAST_OUT" | head -n 1)
     [ -n "$res" ] && res=$(((res + 4294967296) % 4294967296))
-    T[$key]=$(printf '%s\n' "${times[@]}" | median)
+    T[$key]=$((t - ${BASE[$engine]:-0} > 0 ? t - ${BASE[$engine]:-0} : 1))
     R[$key]=$res
 }
 
@@ -115,12 +135,12 @@ run_column() {
     case $c in
     native) inproc "$key" "$OUT/native/$p" "$REPS" ;;
     node) inproc "$key" node bench/node_bench.mjs "$OUT/wasm/$p.wasm" "$REPS" ;;
-    wasm-interp) proc "$key" 's/^run() => i32:\(-\{0,1\}[0-9]*\).*/\1/p' \
-        wasm-interp --run-all-exports "$OUT/wasm/$p.wasm" ;;
+    wasm-interp) proc "$key" 's/^run() => i32:\(-\{0,1\}[0-9]*\).*/\1/p' "$OUT/wasm/$p.wasm" \
+        wasm-interp --run-all-exports ;;
     capsule) [ -x "$CAPSULE_BENCH" ] && inproc "$key" "$CAPSULE_BENCH" --iters "$REPS" "$OUT/wasm/$p.wasm" ;;
     capsule+fuel) [ -x "$CAPSULE_BENCH" ] && inproc "$key" "$CAPSULE_BENCH" --fuel --iters "$REPS" "$OUT/wasm/$p.wasm" ;;
-    wasm3) proc "$key" 's/^Result: \(-\{0,1\}[0-9]*\).*/\1/p' "$WASM3" --func run "$OUT/wasm/$p.wasm" ;;
-    wamr) proc "$key" 's/^0x[0-9a-f]*:i32$//; s/^\(-\{0,1\}[0-9]*\):i32$/\1/p' "$IWASM" -f run "$OUT/wasm/$p.wasm" ;;
+    wasm3) proc "$key" 's/^Result: \(-\{0,1\}[0-9]*\).*/\1/p' "$OUT/wasm/$p.wasm" "$WASM3" --func run ;;
+    wamr) proc "$key" 's/^\(-\{0,1\}\(0x\)\{0,1\}[0-9a-fA-F]*\):i32$/\1/p' "$OUT/wasm/$p.wasm" "$IWASM" -f run ;;
     node-wasi) inproc "$key" node "${NODE_WASI_FLAGS[@]}" bench/node_bench.mjs --wasi "$OUT/wasi/$p.wasm" "$REPS" ;;
     capsule-wasi) [ -x build/release/capsule ] && inproc "$key" build/release/capsule run "$OUT/wasi/$p.wasm" "$REPS" ;;
     esac
@@ -151,7 +171,8 @@ cell() { # median ms and ratio to native, or why there is none
 
 echo
 echo "Median time per run of run() (x = ratio to native gcc -O2). In-process timing for native,"
-echo "node, capsule*; wasm-interp, wasm3 and wamr are timed as whole processes ($PROC_REPS runs each)."
+echo "node, capsule*; wasm-interp, wasm3 and wamr are timed as whole processes ($PROC_REPS runs each),"
+echo "minus the same engine's time for the start-up program."
 echo "The *-wasi columns run the WASI build, which uses wasi-libc instead of bench/minilibc.c."
 printf '%-9s' program
 for c in "${cols[@]}"; do printf ' | %-16s' "$c"; done

@@ -25,8 +25,11 @@ main(int argc, char **argv)
         }
         count++;
         last = i;
-        for (long j = i * i; j < n; j += i) {
-            composite[j] = 1;
+        /* i * i would overflow a 32-bit long (wasm32) for large i: test i <= n / i first. */
+        if (i <= (n - 1) / i) {
+            for (long j = i * i; j < n; j += i) {
+                composite[j] = 1;
+            }
         }
     }
     free(composite);
