@@ -132,6 +132,9 @@ reset_outcome(cap_task_result *r)
     r->has_exit_code = false;
 }
 
+static cap_status vfail(cap_task_result *r, cap_error_type type, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
 static cap_status
 vfail(cap_task_result *r, cap_error_type type, const char *fmt, va_list ap)
 {
