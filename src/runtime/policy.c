@@ -785,7 +785,12 @@ cap_policy_set_field(cap_policy_t *p, const char *field, const char *label, cons
         break;
     }
     case CAP_POL_FILES:
-        if (value) {
+        if (!value) {
+            for (size_t i = 0; i < p->nfiles; i++) {
+                cap_mount_clear(&p->files[i]);
+            }
+            p->nfiles = 0;
+        } else {
             cap_mount m;
             st = cap_policy_parse_mount(label, value, &m, err);
             if (st == CAP_OK) {
@@ -794,7 +799,12 @@ cap_policy_set_field(cap_policy_t *p, const char *field, const char *label, cons
         }
         break;
     case CAP_POL_HOSTS:
-        if (value) {
+        if (!value) {
+            for (size_t i = 0; i < p->nhosts; i++) {
+                cap_free(p->hosts[i]);
+            }
+            p->nhosts = 0;
+        } else {
             char buf[300];
             st = cap_policy_parse_host(label, value, buf, sizeof buf, err);
             if (st == CAP_OK) {
@@ -804,7 +814,12 @@ cap_policy_set_field(cap_policy_t *p, const char *field, const char *label, cons
         }
         break;
     case CAP_POL_ENV:
-        if (value) {
+        if (!value) {
+            for (size_t i = 0; i < p->nenv; i++) {
+                cap_free(p->env[i]);
+            }
+            p->nenv = 0;
+        } else {
             st = cap_policy_check_env_name(label, value, err);
             if (st == CAP_OK) {
                 char *s = cap_strdup(value);
@@ -1177,7 +1192,7 @@ cap_policy_set_jansson(cap_policy_t *p, const json_t *obj, cap_error_t *err)
                                    "invalid %s: expected a list of strings, not %s", key,
                                    json_type_word(v));
             }
-            // An explicit empty list is a value too: "no grants".
+            // The JSON list replaces any earlier one; an empty list is a value too: "no grants".
             if ((st = cap_policy_set_field(p, key, NULL, NULL, err)) != CAP_OK) {
                 return st;
             }

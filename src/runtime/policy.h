@@ -106,9 +106,10 @@ void cap_policy_format_size(uint64_t bytes, char *buf, size_t size);
 /* ---- policies ---- */
 
 /* Sets one field from its text form. Scalar fields are replaced; list fields
- * (allowed_files, allowed_hosts, env_variables) get one entry appended, or are set to the empty
- * list when value is NULL. `label` names the field in messages (NULL: the field's own name).
- * CAP_ERR_CONFIG for an unknown field name (with a suggestion) or a bad value. */
+ * (allowed_files, allowed_hosts, env_variables) get one entry appended (duplicates merged), or
+ * are emptied (and marked set: "no grants") when value is NULL. `label` names the field in messages
+ * (NULL: the field's own name). CAP_ERR_CONFIG for an unknown field name (with a suggestion) or a
+ * bad value. */
 cap_status cap_policy_set_field(cap_policy_t *p, const char *field, const char *label,
                                 const char *value, cap_error_t *err);
 /* Sets compute, ram (bytes) or max_retries from an integer (TOML and JSON integers). */

@@ -315,6 +315,40 @@ test_config_oom_walk(void **state)
     fail_msg("never succeeded");
 }
 
+/* Byte substitutions over a full capsule.toml and .env never crash nor leak: each either loads
+ * or fails with CAP_ERR_CONFIG and a located message. */
+static void
+test_config_mutations(void **state)
+{
+    (void)state;
+    const char *doc = "[workflow]\nname = \"n\"\n[tasks]\ndefault_ram = \"64MB\"\n"
+                      "default_allowed_files = [\"./a::/x:rw\"]\ndefault_allowed_hosts = "
+                      "[\"*.b.io:80\"]\ndefault_compute = 5\n";
+    const char *env = "A=1\nexport B=\"x\\n\" # c\nC='y'\n";
+    const char subst[] = {'"', '\'', '[', ']', '=', ':', '.', '\n', '0', 'x', '*', '\\', '#', ' '};
+    char buf[256];
+    const char *docs[] = {doc, env};
+    for (int which = 0; which < 2; which++) {
+        size_t len = strlen(docs[which]);
+        for (size_t i = 0; i < len; i++) {
+            for (size_t k = 0; k < sizeof subst; k++) {
+                memcpy(buf, docs[which], len);
+                buf[i] = subst[k];
+                cap_config_t cfg = {0};
+                cap_error_t err;
+                cap_status st = which == 0 ? cap_config_parse_toml(&cfg, buf, len, NULL, &err)
+                                           : cap_config_parse_dotenv(&cfg, buf, len, NULL, &err);
+                assert_true(st == CAP_OK || st == CAP_ERR_CONFIG);
+                if (st == CAP_ERR_CONFIG) {
+                    assert_true(strncmp(err.msg, which == 0 ? "capsule.toml:" : ".env:",
+                                        which == 0 ? 13 : 5) == 0);
+                }
+                cap_config_clear(&cfg);
+            }
+        }
+    }
+}
+
 int
 main(void)
 {
@@ -322,6 +356,7 @@ main(void)
         cmocka_unit_test(test_config_full_file),    cmocka_unit_test(test_config_invalid_values),
         cmocka_unit_test(test_config_unknown_keys), cmocka_unit_test(test_config_dotenv),
         cmocka_unit_test(test_config_load_project), cmocka_unit_test(test_config_oom_walk),
+        cmocka_unit_test(test_config_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -334,7 +334,6 @@ test_policy_set_public(void **state)
                "invalid allowed_files: \"data\" and \"other\" are both mounted at /data");
     assert_int_equal(cap_policy_set(p, "compute", NULL, &err), CAP_ERR_CONFIG);
     assert_int_equal(cap_policy_set(NULL, "compute", "LOW", &err), CAP_ERR_USAGE);
-    // NULL makes a list explicitly empty... when it had no entries; here it keeps them.
     char *json = NULL;
     assert_int_equal(cap_policy_to_json(p, &json, &err), CAP_OK);
     assert_string_equal(json, "{\"compute\":100000000,\"ram\":67108864,\"timeout\":\"30s\","
@@ -350,6 +349,13 @@ test_policy_set_public(void **state)
     assert_string_equal(json, json2);
     cap_string_free(json);
     cap_string_free(json2);
+    // NULL empties a list and keeps it set; a JSON list replaces the earlier one.
+    assert_int_equal(cap_policy_set(q, "env_variables", NULL, &err), CAP_OK);
+    assert_int_equal(q->nenv, 0);
+    assert_true(q->set & CAP_POL_ENV);
+    assert_int_equal(cap_policy_set_json(q, "{\"allowed_hosts\": [\"b.com\"]}", &err), CAP_OK);
+    assert_int_equal(q->nhosts, 1);
+    assert_string_equal(q->hosts[0], "b.com");
     cap_policy_free(q);
     cap_policy_free(p);
     cap_policy_free(NULL);
