@@ -74,15 +74,14 @@ read_uint(const char *s, uint64_t *out, bool *overflow)
 static const char *
 shown(const char *s, char *buf, size_t size)
 {
-    size_t j = 0;
-    for (size_t i = 0; s[i] && j + 4 < size; i++) {
+    size_t i = 0, j = 0;
+    for (; s[i] && j + 4 < size; i++) {
         unsigned char c = (unsigned char)s[i];
         buf[j++] = (c < 0x20 || c == 0x7F) ? '?' : (char)c;
     }
-    if (s[strlen(s) > j ? j : 0] && strlen(s) > j) {
-        buf[j++] = '.';
-        buf[j++] = '.';
-        buf[j++] = '.';
+    if (s[i]) { // cut short: say so
+        memcpy(buf + j, "...", 3);
+        j += 3;
     }
     buf[j] = '\0';
     return buf;

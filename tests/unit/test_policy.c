@@ -123,6 +123,15 @@ test_policy_timeouts(void **state)
                "invalid timeout \"0s\": the duration must be positive");
     expect_msg(cap_policy_parse_timeout("timeout", "9999999999999999h", &v, &err), CAP_ERR_CONFIG,
                &err, "invalid timeout \"9999999999999999h\": the duration is too long");
+    // Long and control-character values are shown shortened and sanitised.
+    char longv[200];
+    memset(longv, 'x', sizeof longv - 1);
+    longv[sizeof longv - 1] = '\0';
+    assert_int_equal(cap_policy_parse_timeout("timeout", longv, &v, &err), CAP_ERR_CONFIG);
+    assert_non_null(strstr(err.msg, "xxx...\": expected a duration"));
+    assert_true(strlen(err.msg) < 140);
+    expect_msg(cap_policy_parse_timeout("timeout", "1\nh", &v, &err), CAP_ERR_CONFIG, &err,
+               "invalid timeout \"1?h\": expected a duration like 500ms, 30s, 5m or 1h");
     const char *bad[] = {"", "s", "-1s", "1.5s", "1d", "30 s", "30sec", "1m30s", "ms"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(cap_policy_parse_timeout("timeout", bad[i], &v, &err), CAP_ERR_CONFIG);
