@@ -156,6 +156,17 @@ static const uint8_t wasm_starttrap[] = {
     0x00, 0x03, 0x02, 0x01, 0x01, 0x08, 0x01, 0x01, 0x0a, 0x09, 0x01, 0x07, 0x00, 0x41,
     0x2a, 0x10, 0x00, 0x00, 0x0b, 0x0b, 0x07, 0x01, 0x00, 0x41, 0x00, 0x0b, 0x01, 0x7a,
 };
+/* (module
+ *   (import "env" "tick" (func $tick))
+ *   (func (export "spin") (call $tick) (loop $l (br $l)))
+ *   (func (export "one") (result i32) (i32.const 1))) */
+static const uint8_t wasm_spin[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x60, 0x00, 0x00, 0x60,
+    0x00, 0x01, 0x7f, 0x02, 0x0c, 0x01, 0x03, 0x65, 0x6e, 0x76, 0x04, 0x74, 0x69, 0x63, 0x6b,
+    0x00, 0x00, 0x03, 0x03, 0x02, 0x00, 0x01, 0x07, 0x0e, 0x02, 0x04, 0x73, 0x70, 0x69, 0x6e,
+    0x00, 0x01, 0x03, 0x6f, 0x6e, 0x65, 0x00, 0x02, 0x0a, 0x10, 0x02, 0x09, 0x00, 0x10, 0x00,
+    0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b, 0x04, 0x00, 0x41, 0x01, 0x0b,
+};
 
 #define LOAD(bytes) load(bytes, sizeof bytes)
 
@@ -1151,6 +1162,70 @@ test_host_calls_from_wasm(void **state)
     expect_ok(st, &err);
 }
 
+static cap_status
+host_tick(cap_caller_t *caller, const cap_slot_t *args, cap_slot_t *results, void *e)
+{
+    (void)args;
+    (void)results;
+    if (e) {
+        cap_store_interrupt(cap_caller_store(caller)); // as a watchdog thread would
+    }
+    return CAP_OK;
+}
+
+/* The interrupt flag stops a guest spinning in a loop; cleared, the store runs again. Fuel
+ * stops the same loop when nothing interrupts it. */
+static void
+test_store_interrupt_and_fuel_stop_loops(void **state)
+{
+    (void)state;
+    cap_module_t *m = LOAD(wasm_spin);
+    cap_store_t *s;
+    cap_linker_t *l;
+    cap_instance_t *inst;
+    cap_error_t err;
+    cap_functype_t t_v = {0, 0, NULL, NULL};
+    int on = 1;
+    assert_int_equal(cap_store_new(&s, NULL), CAP_OK);
+    assert_int_equal(cap_linker_new(&l, NULL), CAP_OK);
+    assert_int_equal(cap_linker_define_host(l, s, "env", "tick", &t_v, host_tick, &on, NULL),
+                     CAP_OK);
+    assert_int_equal(cap_instance_new(s, m, l, &inst, &err), CAP_OK);
+    cap_func_t *spin = export_func(inst, "spin");
+    cap_status st = cap_func_call(s, spin, NULL, 0, NULL, 0, &err);
+    cap_trap trap = err.trap;
+    assert_true(cap_store_interrupted(s));
+    cap_store_clear_interrupt(s);
+    cap_val_t r;
+    cap_status st1 = cap_func_call(s, export_func(inst, "one"), NULL, 0, &r, 1, &err);
+
+    /* The same loop without the interrupt, on a fuel budget. */
+    cap_store_t *s2;
+    cap_linker_t *l2;
+    assert_int_equal(cap_store_new(&s2, NULL), CAP_OK);
+    assert_int_equal(cap_linker_new(&l2, NULL), CAP_OK);
+    assert_int_equal(cap_linker_define_host(l2, s2, "env", "tick", &t_v, host_tick, NULL, NULL),
+                     CAP_OK);
+    assert_int_equal(cap_instance_new(s2, m, l2, &inst, &err), CAP_OK);
+    cap_store_set_fuel(s2, 10000);
+    cap_error_t err2;
+    cap_status st2 = cap_func_call(s2, export_func(inst, "spin"), NULL, 0, NULL, 0, &err2);
+    uint64_t used = cap_store_fuel_consumed(s2);
+
+    cap_linker_free(l2);
+    cap_store_free(s2);
+    cap_linker_free(l);
+    cap_store_free(s);
+    cap_module_free(m);
+    assert_int_equal(st, CAP_ERR_TRAP);
+    assert_int_equal(trap, CAP_TRAP_TIMEOUT);
+    expect_ok(st1, &err);
+    assert_int_equal(r.of.i32, 1);
+    assert_int_equal(st2, CAP_ERR_TRAP);
+    assert_int_equal(err2.trap, CAP_TRAP_OUT_OF_FUEL);
+    assert_true(used <= 10000 && used > 9000);
+}
+
 int
 main(void)
 {
@@ -1179,6 +1254,7 @@ main(void)
         cmocka_unit_test(test_instance_memory_grow_respects_limit),
         cmocka_unit_test(test_instance_exports_and_register),
         cmocka_unit_test(test_host_calls_from_wasm),
+        cmocka_unit_test(test_store_interrupt_and_fuel_stop_loops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
