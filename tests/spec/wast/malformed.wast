@@ -180,3 +180,23 @@
   "\03\02\01\00"
   "\0a\04\01\02\00\0b"
   "\00\01\00")
+
+;; Huge counts and lengths with no bytes behind them: rejected without trying to allocate.
+(assert_malformed
+  (module binary "\00asm\01\00\00\00"
+    "\01\05\ff\ff\ff\ff\0f")          ;; 2^32-1 types in a 5-byte section
+  "length out of bounds")
+(assert_malformed
+  (module binary "\00asm\01\00\00\00"
+    "\01\04\01\60\00\00"
+    "\03\05\ff\ff\ff\ff\0f")          ;; 2^32-1 functions
+  "length out of bounds")
+(assert_malformed
+  (module binary "\00asm\01\00\00\00"
+    "\05\03\01\00\01"
+    "\0b\0a\01\00\41\00\0b\ff\ff\ff\ff\0f")  ;; data segment of 2^32-1 bytes, none given
+  "length out of bounds")
+(assert_malformed
+  (module binary "\00asm\01\00\00\00"
+    "\07\07\01\ff\ff\ff\ff\0f\00")    ;; export name of 2^32-1 bytes
+  "length out of bounds")
