@@ -191,6 +191,14 @@ resolved_free(resolved *r)
     r->name = NULL;
 }
 
+/* True when the guest path ends in '/': POSIX then resolves the final symlink, if any. */
+static bool
+ends_with_slash(cap_caller_t *c, uint32_t ptr, uint32_t len)
+{
+    const uint8_t *p = len ? cap_wasi_mem(c, ptr, len) : NULL;
+    return p && p[len - 1] == '/';
+}
+
 static int32_t
 resolve_path(cap_caller_t *c, wasi_fd *dir, uint32_t ptr, uint32_t len, bool follow,
              resolved *out)
@@ -1046,9 +1054,7 @@ cap_wasi_path_open(cap_wasi_t *w, cap_caller_t *c, const cap_slot_t *a)
     if (!cap_wasi_mem(c, out_ptr, 4)) {
         return WASI_EFAULT;
     }
-    const uint8_t *praw = cap_wasi_mem(c, U32(2), U32(3));
-    bool slash_end = praw && U32(3) > 0 && praw[U32(3) - 1] == '/';
-    bool follow = (dirflags & WASI_LOOKUP_SYMLINK_FOLLOW) || slash_end;
+    bool follow = (dirflags & WASI_LOOKUP_SYMLINK_FOLLOW) || ends_with_slash(c, U32(2), U32(3));
     resolved rp;
     r = resolve_path(c, d, U32(2), U32(3), follow, &rp);
     if (r != WASI_ESUCCESS) {
@@ -1165,7 +1171,8 @@ cap_wasi_path_filestat_get(cap_wasi_t *w, cap_caller_t *c, const cap_slot_t *a)
         return WASI_EFAULT;
     }
     resolved rp;
-    r = resolve_path(c, d, U32(2), U32(3), (U32(1) & WASI_LOOKUP_SYMLINK_FOLLOW) != 0, &rp);
+    bool follow = (U32(1) & WASI_LOOKUP_SYMLINK_FOLLOW) || ends_with_slash(c, U32(2), U32(3));
+    r = resolve_path(c, d, U32(2), U32(3), follow, &rp);
     if (r != WASI_ESUCCESS) {
         return r;
     }
@@ -1195,7 +1202,8 @@ cap_wasi_path_filestat_set_times(cap_wasi_t *w, cap_caller_t *c, const cap_slot_
         return r;
     }
     resolved rp;
-    r = resolve_path(c, d, U32(2), U32(3), (U32(1) & WASI_LOOKUP_SYMLINK_FOLLOW) != 0, &rp);
+    bool follow = (U32(1) & WASI_LOOKUP_SYMLINK_FOLLOW) || ends_with_slash(c, U32(2), U32(3));
+    r = resolve_path(c, d, U32(2), U32(3), follow, &rp);
     if (r != WASI_ESUCCESS) {
         return r;
     }
