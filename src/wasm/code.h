@@ -32,15 +32,16 @@
 #define CAP_IOP_GEN_BIN(Y, n)   Y(n##_ss) Y(n##_si)
 #define CAP_IOP_GEN_BINT(Y, n)  Y(n##_ss) Y(n##_si)
 #define CAP_IOP_GEN_CMP(Y, n)                                                                      \
-    Y(n##_ss) Y(n##_si) Y(BRIF_##n##_ss) Y(BRIF_##n##_si) Y(BRIFNOT_##n##_ss) Y(BRIFNOT_##n##_si) \
+    Y(n##_ss)                                                                                      \
+    Y(n##_si) Y(BRIF_##n##_ss) Y(BRIF_##n##_si) Y(BRIFNOT_##n##_ss) Y(BRIFNOT_##n##_si)            \
         Y(BRIFB_##n##_ss) Y(BRIFB_##n##_si) Y(BRIFNOTB_##n##_ss) Y(BRIFNOTB_##n##_si)
 
 /* Offsets of the CMP variants from the NAME_ss op. */
 enum {
-    CAP_CMP_SI = 1,       // + this for the immediate form of any of the groups below
-    CAP_CMP_BRIF = 2,     // jump when the comparison holds
-    CAP_CMP_BRIFNOT = 4,  // jump when it does not
-    CAP_CMP_BACK = 4,     // + this for the back-edge (loop) form of BRIF / BRIFNOT
+    CAP_CMP_SI = 1,      // + this for the immediate form of any of the groups below
+    CAP_CMP_BRIF = 2,    // jump when the comparison holds
+    CAP_CMP_BRIFNOT = 4, // jump when it does not
+    CAP_CMP_BACK = 4,    // + this for the back-edge (loop) form of BRIF / BRIFNOT
 };
 
 /* Hand-written internal ops, with their operand words. */
@@ -87,7 +88,7 @@ enum {
 // clang-format on
 
 typedef enum cap_iop {
-#define CAP_IOP_ENUM(n) CAP_IOP_##n,
+#define CAP_IOP_ENUM(n)                                     CAP_IOP_##n,
 #define X(name, prefix, code, kind, ta, tb, tr, fuel, expr) CAP_IOP_GEN_##kind(CAP_IOP_ENUM, name)
 #include "wasm/opcodes.def"
 #undef X

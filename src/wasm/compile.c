@@ -31,15 +31,15 @@ typedef struct opinfo {
     uint16_t iop;
 } opinfo;
 
-#define IOPOF_SPECIAL(n)  0
-#define IOPOF_REINTERP(n) 0
-#define IOPOF_UN(n)       CAP_IOP_##n
-#define IOPOF_UNT(n)      CAP_IOP_##n
-#define IOPOF_LOAD(n)     CAP_IOP_##n
-#define IOPOF_STORE(n)    CAP_IOP_##n
-#define IOPOF_BIN(n)      CAP_IOP_##n##_ss
-#define IOPOF_BINT(n)     CAP_IOP_##n##_ss
-#define IOPOF_CMP(n)      CAP_IOP_##n##_ss
+#define IOPOF_SPECIAL(n)   0
+#define IOPOF_REINTERP(n)  0
+#define IOPOF_UN(n)        CAP_IOP_##n
+#define IOPOF_UNT(n)       CAP_IOP_##n
+#define IOPOF_LOAD(n)      CAP_IOP_##n
+#define IOPOF_STORE(n)     CAP_IOP_##n
+#define IOPOF_BIN(n)       CAP_IOP_##n##_ss
+#define IOPOF_BINT(n)      CAP_IOP_##n##_ss
+#define IOPOF_CMP(n)       CAP_IOP_##n##_ss
 #define SIZEOF_SPECIAL(e)  0
 #define SIZEOF_REINTERP(e) 0
 #define SIZEOF_UN(e)       0
@@ -52,8 +52,10 @@ typedef struct opinfo {
 
 static const opinfo optab[256 + 32] = {
 #define X(name, prefix, code, kind, ta, tb, tr, fuel, expr)                                        \
-    [(prefix) ? 256 + (code) : (code)] = {K_##kind, T_##ta,          T_##tb, T_##tr, fuel,         \
-                                          SIZEOF_##kind(expr), 1, (uint16_t)IOPOF_##kind(name)},
+    [(prefix) ? 256 + (code) : (code)] = {K_##kind, T_##ta,                                        \
+                                          T_##tb,   T_##tr,                                        \
+                                          fuel,     SIZEOF_##kind(expr),                           \
+                                          1,        (uint16_t)IOPOF_##kind(name)},
 #include "wasm/opcodes.def"
 #undef X
 };
@@ -146,9 +148,8 @@ typedef struct comp {
 } comp;
 
 static const uint8_t vt_ident[256] = {
-    [CAP_I32] = CAP_I32,         [CAP_I64] = CAP_I64,
-    [CAP_F32] = CAP_F32,         [CAP_F64] = CAP_F64,
-    [CAP_FUNCREF] = CAP_FUNCREF, [CAP_EXTERNREF] = CAP_EXTERNREF,
+    [CAP_I32] = CAP_I32, [CAP_I64] = CAP_I64,         [CAP_F32] = CAP_F32,
+    [CAP_F64] = CAP_F64, [CAP_FUNCREF] = CAP_FUNCREF, [CAP_EXTERNREF] = CAP_EXTERNREF,
 };
 
 static bool
@@ -198,8 +199,7 @@ grow(comp *c, void **p, uint32_t *cap, uint32_t need, size_t elem)
 
 #define GROW(c, arr, cap, need) grow((c), (void **)&(c)->arr, &(c)->cap, (need), sizeof *(c)->arr)
 
-static cap_status
-invalid(comp *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static cap_status invalid(comp *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -212,8 +212,7 @@ invalid(comp *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return cap_fail(c->err, CAP_ERR_INVALID, (uint64_t)(c->body - c->m->bytes) + c->pc, "%s",
-                    msg);
+    return cap_fail(c->err, CAP_ERR_INVALID, (uint64_t)(c->body - c->m->bytes) + c->pc, "%s", msg);
 }
 
 static cap_status
@@ -1247,8 +1246,8 @@ op_else(comp *c)
     truncate_to(c, f->height);
     f->kind = C_ELSE;
     f->unreachable = false;
-    f->dead = c->nctl >= 2 ? !(!c->ctls[c->nctl - 2].unreachable && !c->ctls[c->nctl - 2].dead)
-                           : false;
+    f->dead =
+        c->nctl >= 2 ? !(!c->ctls[c->nctl - 2].unreachable && !c->ctls[c->nctl - 2].dead) : false;
     c->last_dst_loc = NONE32;
     c->lc.valid = false;
     if (f->else_fix != NONE32) {

@@ -177,7 +177,7 @@ fmax64(double a, double b)
 
 /* Rounding keeps NaNs but must quieten signalling ones (an arithmetic NaN), which libm's
  * functions do not always do. */
-#define FROUND(f, a) ((a) != (a) ? (a) + (a) : f(a))
+#define FROUND(f, a)  ((a) != (a) ? (a) + (a) : f(a))
 #define FCEIL32(a)    FROUND(ceilf, a)
 #define FFLOOR32(a)   FROUND(floorf, a)
 #define FTRUNC32(a)   FROUND(truncf, a)
@@ -368,7 +368,7 @@ sat_i64_u(double a)
     })
 #define TRUNC_I64_F32_S(a)                                                                         \
     ({                                                                                             \
-        TRUNC_CHECK(a, (a) >= -9223372036854775808.0f, (a) < 9223372036854775808.0f);             \
+        TRUNC_CHECK(a, (a) >= -9223372036854775808.0f, (a) < 9223372036854775808.0f);              \
         (uint64_t)(int64_t)(a);                                                                    \
     })
 #define TRUNC_I64_F32_U(a)                                                                         \
@@ -378,7 +378,7 @@ sat_i64_u(double a)
     })
 #define TRUNC_I64_F64_S(a)                                                                         \
     ({                                                                                             \
-        TRUNC_CHECK(a, (a) >= -9223372036854775808.0, (a) < 9223372036854775808.0);               \
+        TRUNC_CHECK(a, (a) >= -9223372036854775808.0, (a) < 9223372036854775808.0);                \
         (uint64_t)(int64_t)(a);                                                                    \
     })
 #define TRUNC_I64_F64_U(a)                                                                         \
@@ -572,8 +572,7 @@ fuel_load(const cap_store_t *store, uint64_t *c0)
 
 /* Runs `entry` (a Wasm function) whose arguments are at stack[base]; results are left there. */
 static cap_status
-run(cap_store_t *store, struct cap_vm_state *vm, cap_func_t *entry, size_t base,
-    cap_error_t *err)
+run(cap_store_t *store, struct cap_vm_state *vm, cap_func_t *entry, size_t base, cap_error_t *err)
 {
 #define LBL(n) &&op_##n,
     static const void *const labels[CAP_IOP_COUNT] = {
@@ -651,7 +650,7 @@ do_call:
         vm->frames[vm->depth++] = (frame){ret, fp_off, cur};
         fp += cbase;
     }
-enter: {
+enter : {
     const struct cap_code *code = f->code;
     if (code->nlocals > code->nparams) {
         memset(fp + code->nparams, 0, (size_t)(code->nlocals - code->nparams) * sizeof(cap_slot_t));
@@ -668,7 +667,7 @@ enter: {
     DISPATCH();
 }
 
-call_host: {
+call_host : {
     const cap_ftype *ty = f->type;
     size_t fp_off = (size_t)(fp - vm->stack);
     size_t tmp = fp_off + cur->code->frame_slots;
@@ -704,7 +703,7 @@ call_host: {
     DISPATCH();
 }
 
-    /* The handlers generated from opcodes.def. */
+/* The handlers generated from opcodes.def. */
 #define X(name, prefix, code, kind, ta, tb, tr, fuel, expr) GEN_##kind(name, ta, tb, tr, expr)
 #include "wasm/opcodes.def"
 #undef X
@@ -771,7 +770,7 @@ op_BRIFNOT64_BACK:
         TAKE_BACK(2);
     }
     FALL(2);
-op_BR_TABLE: {
+op_BR_TABLE : {
     uint32_t i = (uint32_t)fp[ip[1]];
     if (i > ip[2]) {
         i = ip[2];
@@ -787,7 +786,7 @@ op_BR_TABLE: {
 op_RET1:
     fp[0] = fp[ip[1]];
     /* fall through */
-op_RETURN: {
+op_RETURN : {
     frame *fr = &vm->frames[--vm->depth];
     if (!fr->ret_ip) {
         goto done;
@@ -808,7 +807,7 @@ op_CALL:
     cbase = ip[2];
     ret = ip + 4;
     goto do_call;
-op_CALL_INDIRECT: {
+op_CALL_INDIRECT : {
     cap_table_t *tab = inst->tables[ip[2]];
     uint32_t i = (uint32_t)fp[ip[4]];
     if (UNLIKELY(i >= tab->size)) {
@@ -840,13 +839,13 @@ op_GLOBAL_SET:
 op_MEMORY_SIZE:
     fp[ip[1]] = mem0->pages;
     NEXT(2);
-op_MEMORY_GROW: {
+op_MEMORY_GROW : {
     int64_t r = cap_memory_grow_pages(mem0, (uint32_t)fp[ip[2]]);
     fp[ip[1]] = (uint32_t)r;
     RELOAD_MEM();
     NEXT(3);
 }
-op_MEMORY_FILL: {
+op_MEMORY_FILL : {
     uint64_t d = (uint32_t)fp[ip[1]], n = (uint32_t)fp[ip[3]];
     if (UNLIKELY(d + n > msize)) {
         TRAPC(MEMORY_OOB);
@@ -854,7 +853,7 @@ op_MEMORY_FILL: {
     memset(mbase + d, (int)(uint8_t)fp[ip[2]], n);
     NEXT(4);
 }
-op_MEMORY_COPY: {
+op_MEMORY_COPY : {
     uint64_t d = (uint32_t)fp[ip[1]], s = (uint32_t)fp[ip[2]], n = (uint32_t)fp[ip[3]];
     if (UNLIKELY(d + n > msize || s + n > msize)) {
         TRAPC(MEMORY_OOB);
@@ -862,7 +861,7 @@ op_MEMORY_COPY: {
     memmove(mbase + d, mbase + s, n);
     NEXT(4);
 }
-op_MEMORY_INIT: {
+op_MEMORY_INIT : {
     const cap_data_seg *ds = &inst->module->datas[ip[1]];
     uint64_t len = inst->data_dropped[ip[1]] ? 0 : ds->len;
     uint64_t d = (uint32_t)fp[ip[2]], s = (uint32_t)fp[ip[3]], n = (uint32_t)fp[ip[4]];
@@ -877,7 +876,7 @@ op_MEMORY_INIT: {
 op_DATA_DROP:
     inst->data_dropped[ip[1]] = 1;
     NEXT(2);
-op_TABLE_GET: {
+op_TABLE_GET : {
     cap_table_t *tab = inst->tables[ip[2]];
     uint32_t i = (uint32_t)fp[ip[3]];
     if (UNLIKELY(i >= tab->size)) {
@@ -886,7 +885,7 @@ op_TABLE_GET: {
     fp[ip[1]] = tab->elems[i];
     NEXT(4);
 }
-op_TABLE_SET: {
+op_TABLE_SET : {
     cap_table_t *tab = inst->tables[ip[1]];
     uint32_t i = (uint32_t)fp[ip[2]];
     if (UNLIKELY(i >= tab->size)) {
@@ -898,12 +897,12 @@ op_TABLE_SET: {
 op_TABLE_SIZE:
     fp[ip[1]] = inst->tables[ip[2]]->size;
     NEXT(3);
-op_TABLE_GROW: {
+op_TABLE_GROW : {
     int64_t r = cap_table_grow(inst->tables[ip[2]], (uint32_t)fp[ip[4]], fp[ip[3]]);
     fp[ip[1]] = (uint32_t)r;
     NEXT(5);
 }
-op_TABLE_FILL: {
+op_TABLE_FILL : {
     cap_table_t *tab = inst->tables[ip[1]];
     uint64_t i = (uint32_t)fp[ip[2]], n = (uint32_t)fp[ip[4]];
     cap_slot_t v = fp[ip[3]];
@@ -915,7 +914,7 @@ op_TABLE_FILL: {
     }
     NEXT(5);
 }
-op_TABLE_COPY: {
+op_TABLE_COPY : {
     cap_table_t *dt = inst->tables[ip[1]], *st = inst->tables[ip[2]];
     uint64_t d = (uint32_t)fp[ip[3]], s = (uint32_t)fp[ip[4]], n = (uint32_t)fp[ip[5]];
     if (UNLIKELY(d + n > dt->size || s + n > st->size)) {
@@ -926,7 +925,7 @@ op_TABLE_COPY: {
     }
     NEXT(6);
 }
-op_TABLE_INIT: {
+op_TABLE_INIT : {
     cap_table_t *tab = inst->tables[ip[1]];
     uint32_t seg = ip[2];
     uint64_t len = inst->elem_len[seg];
@@ -960,7 +959,7 @@ out_of_fuel:
 interrupted:
     tr = CAP_TRAP_TIMEOUT;
     refund = false;
-trap: {
+trap : {
     const struct cap_code *code = cur->code;
     uint32_t off = (uint32_t)(ip - code->code);
     const cap_trap_site *site = find_site(code, off);
