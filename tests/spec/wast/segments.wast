@@ -1,0 +1,75 @@
+;; Element and data segments in every form: active with constant or imported-global offsets,
+;; passive, declarative, expression elements (ref.func / ref.null), externref tables, and
+;; several segments writing the same range (later ones win).
+(module $Src
+  (global (export "off") i32 (i32.const 4))
+  (global (export "off64k") i32 (i32.const 65534))
+)
+(register "Src" $Src)
+(module
+  (import "Src" "off" (global $off i32))
+  (type $r (func (result i32)))
+  (memory 1)
+  (table $t 10 funcref)
+  (table $e 3 externref)
+  (func $a (result i32) (i32.const 10))
+  (func $b (result i32) (i32.const 20))
+  (elem (table $t) (global.get $off) func $a $b)
+  (elem (table $t) (i32.const 0) funcref (ref.func $b) (ref.null func) (item ref.func $a))
+  (elem (table $t) (i32.const 5) func $b)
+  (elem (table $t) (i32.const 5) func $a)
+  (elem $pass funcref (ref.func $b) (ref.null func))
+  (elem $ext externref (ref.null extern))
+  (elem declare func $a $b)
+  (data (global.get $off) "\01\02")
+  (data (i32.const 5) "\03")
+  (data $pd "\aa")
+  (func (export "call") (param i32) (result i32) (call_indirect $t (type $r) (local.get 0)))
+  (func (export "null") (param i32) (result i32) (ref.is_null (table.get $t (local.get 0))))
+  (func (export "load") (param i32) (result i32) (i32.load8_u (local.get 0)))
+  (func (export "init_pass") (table.init $t $pass (i32.const 8) (i32.const 0) (i32.const 2)))
+  (func (export "init_ext") (table.init $e $ext (i32.const 2) (i32.const 0) (i32.const 1)))
+  (func (export "ext_null") (param i32) (result i32) (ref.is_null (table.get $e (local.get 0))))
+  (func (export "init_data") (memory.init $pd (i32.const 0) (i32.const 0) (i32.const 1)))
+)
+(assert_return (invoke "call" (i32.const 0)) (i32.const 20))
+(assert_return (invoke "null" (i32.const 1)) (i32.const 1))
+(assert_trap (invoke "call" (i32.const 1)) "uninitialized element")
+(assert_return (invoke "call" (i32.const 2)) (i32.const 10))
+(assert_return (invoke "call" (i32.const 4)) (i32.const 10))
+(assert_return (invoke "call" (i32.const 5)) (i32.const 10))
+(assert_return (invoke "null" (i32.const 6)) (i32.const 1))
+(assert_return (invoke "load" (i32.const 4)) (i32.const 1))
+(assert_return (invoke "load" (i32.const 5)) (i32.const 3))
+(assert_return (invoke "load" (i32.const 6)) (i32.const 0))
+(assert_return (invoke "init_pass"))
+(assert_return (invoke "call" (i32.const 8)) (i32.const 20))
+(assert_return (invoke "null" (i32.const 9)) (i32.const 1))
+(assert_return (invoke "init_ext"))
+(assert_return (invoke "ext_null" (i32.const 2)) (i32.const 1))
+(assert_return (invoke "init_data"))
+(assert_return (invoke "load" (i32.const 0)) (i32.const 0xaa))
+
+;; An imported-global offset that puts the segment out of bounds fails instantiation.
+(assert_trap
+  (module
+    (import "Src" "off64k" (global $o i32))
+    (memory 1)
+    (data (global.get $o) "\00\00\00"))
+  "out of bounds memory access")
+(module
+  (import "Src" "off64k" (global $o i32))
+  (memory 1)
+  (data (global.get $o) "\07\08")
+  (func (export "last") (result i32) (i32.load16_u (i32.const 65534))))
+(assert_return (invoke "last") (i32.const 0x0807))
+
+(assert_invalid
+  (module (global $g (mut i32) (i32.const 0)) (memory 1) (data (global.get $g) ""))
+  "unknown global")
+(assert_invalid
+  (module (memory 1) (data (i64.const 0) ""))
+  "type mismatch")
+(assert_invalid
+  (module (table 1 funcref) (elem (i32.const 0) externref (ref.null extern)))
+  "type mismatch")
