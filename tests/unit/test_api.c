@@ -13,8 +13,10 @@
 #include "util/alloc.h"
 #include "wasm/runtime.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/time.h>
 
 /* Module binaries made with wat2wasm (wabt 1.0.32) from the text shown above each array. */
 /* (module (memory 100)) */
@@ -1226,6 +1228,50 @@ test_store_interrupt_and_fuel_stop_loops(void **state)
     assert_true(used <= 10000 && used > 9000);
 }
 
+static cap_store_t *volatile signal_store;
+
+static void
+on_alarm(int sig)
+{
+    (void)sig;
+    cap_store_interrupt(signal_store); // async-signal-safe: one lock-free atomic store
+}
+
+/* A timer signal interrupts a guest spinning in pure computation. */
+static void
+test_store_interrupt_from_signal_handler(void **state)
+{
+    (void)state;
+    cap_module_t *m = LOAD(wasm_spin);
+    cap_store_t *s;
+    cap_linker_t *l;
+    cap_instance_t *inst;
+    cap_error_t err;
+    cap_functype_t t_v = {0, 0, NULL, NULL};
+    assert_int_equal(cap_store_new(&s, NULL), CAP_OK);
+    assert_int_equal(cap_linker_new(&l, NULL), CAP_OK);
+    assert_int_equal(cap_linker_define_host(l, s, "env", "tick", &t_v, host_tick, NULL, NULL),
+                     CAP_OK);
+    assert_int_equal(cap_instance_new(s, m, l, &inst, &err), CAP_OK);
+    signal_store = s;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
+    struct itimerval it;
+    memset(&it, 0, sizeof it);
+    it.it_value.tv_usec = 50000;
+    assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+    cap_status st = cap_func_call(s, export_func(inst, "spin"), NULL, 0, NULL, 0, &err);
+    signal(SIGALRM, SIG_DFL);
+    cap_linker_free(l);
+    cap_store_free(s);
+    cap_module_free(m);
+    assert_int_equal(st, CAP_ERR_TRAP);
+    assert_int_equal(err.trap, CAP_TRAP_TIMEOUT);
+}
+
 int
 main(void)
 {
@@ -1255,6 +1301,7 @@ main(void)
         cmocka_unit_test(test_instance_exports_and_register),
         cmocka_unit_test(test_host_calls_from_wasm),
         cmocka_unit_test(test_store_interrupt_and_fuel_stop_loops),
+        cmocka_unit_test(test_store_interrupt_from_signal_handler),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
