@@ -59,6 +59,7 @@ typedef struct dec {
     bool funcs_done, tables_done, mems_done, globals_done;
     uint32_t nfunc_defs; // from the function section
     uint32_t ncode;      // from the code section
+    size_t sec_end;      // end of the current section's contents (at most the module's end)
     bool has_name_sec;
     size_t name_start, name_end; // contents of the first "name" custom section
 } dec;
@@ -185,11 +186,39 @@ rd_name(dec *d, const uint8_t **out, uint32_t *out_len)
     return CAP_OK;
 }
 
+/* A block of NUL-terminated strings copied from names (see import_strings/export_strings). */
+typedef struct strpool {
+    char *base;
+    size_t used, cap;
+} strpool;
+
+/* Allocates a pool for the names of a section's `count` items (at most `per_item` names each):
+ * the names lie inside the section, so its size plus one NUL per name bounds the pool. */
 static cap_status
-dup_name(dec *d, const uint8_t *s, uint32_t n, char **out)
+pool_init(dec *d, strpool *p, size_t count, size_t per_item, char **out_base)
 {
-    *out = cap_strndup((const char *)s, n);
-    return *out ? CAP_OK : nomem(d);
+    size_t pos = (size_t)off(d);
+    size_t in_sec = d->sec_end > pos ? d->sec_end - pos : 0;
+    p->cap = in_sec + count * per_item;
+    p->used = 0;
+    p->base = cap_alloc(p->cap);
+    *out_base = p->base;
+    return p->base ? CAP_OK : nomem(d);
+}
+
+/* Copies a name into the pool. A name that does not fit lies past the section's end, so the
+ * section cannot match its size. */
+static cap_status
+pool_add(dec *d, strpool *p, const uint8_t *s, uint32_t n, uint64_t at, char **out)
+{
+    if (p->cap - p->used < (size_t)n + 1) {
+        return malformed(d, at, "section size mismatch");
+    }
+    *out = p->base + p->used;
+    memcpy(*out, s, n);
+    (*out)[n] = '\0';
+    p->used += (size_t)n + 1;
+    return CAP_OK;
 }
 
 static bool
@@ -890,6 +919,10 @@ sec_import(dec *d)
     if (!m->imports) {
         return nomem(d);
     }
+    strpool pool;
+    if ((st = pool_init(d, &pool, cap, 2, &m->import_strings)) != CAP_OK) {
+        return st;
+    }
     for (uint32_t i = 0; i < count; i++) {
         const uint8_t *mod, *name;
         uint32_t mod_len, name_len;
@@ -935,10 +968,8 @@ sec_import(dec *d)
         if (st != CAP_OK) {
             return st;
         }
-        if ((st = dup_name(d, mod, mod_len, &imp->module)) != CAP_OK ||
-            (st = dup_name(d, name, name_len, &imp->name)) != CAP_OK) {
-            cap_free(imp->module);
-            imp->module = NULL;
+        if ((st = pool_add(d, &pool, mod, mod_len, at, &imp->module)) != CAP_OK ||
+            (st = pool_add(d, &pool, name, name_len, at, &imp->name)) != CAP_OK) {
             return st;
         }
         imp->module_len = mod_len;
@@ -1131,6 +1162,10 @@ sec_export(dec *d)
     if (!m->exports) {
         return nomem(d);
     }
+    strpool pool;
+    if ((st = pool_init(d, &pool, cap, 1, &m->export_strings)) != CAP_OK) {
+        return st;
+    }
     for (uint32_t i = 0; i < count; i++) {
         const uint8_t *name;
         uint32_t name_len;
@@ -1154,7 +1189,7 @@ sec_export(dec *d)
             return cap_reader_fail_eof(&d->r, d->err); // unreachable: see vec_cap
         }
         cap_export *e = &m->exports[i];
-        if ((st = dup_name(d, name, name_len, &e->name)) != CAP_OK) {
+        if ((st = pool_add(d, &pool, name, name_len, at, &e->name)) != CAP_OK) {
             return st;
         }
         e->name_len = name_len;
@@ -1439,71 +1474,75 @@ sec_custom(dec *d, size_t end)
 
 /* ------------------------------------------------------------------------------ name section */
 
-/* Parses the function names subsection (id 1) of the name section into m->func_names. A name
- * section that does not parse is ignored, as the spec asks (7.4.1); only NOMEM is an error. */
+/* Reads a function name map (spec 7.4.2.3) from sub. With names == NULL it only checks it and
+ * adds up the bytes the strings need; otherwise it copies them into pool. Returns false when the
+ * map is broken: indices must be increasing and in range, names valid UTF-8. */
+static bool
+read_name_map(cap_reader sub, uint32_t nfuncs, char **names, char *pool, size_t *bytes)
+{
+    uint32_t count;
+    if (cap_read_len(&sub, &count, NULL) != CAP_OK) {
+        return false;
+    }
+    uint64_t next = 0;
+    size_t total = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t idx, len;
+        const uint8_t *s = NULL;
+        if (cap_leb_read_u32(&sub, &idx, NULL) != CAP_OK ||
+            cap_read_len(&sub, &len, NULL) != CAP_OK ||
+            cap_read_bytes(&sub, len, &s, NULL) != CAP_OK || idx < next || idx >= nfuncs ||
+            !cap_utf8_valid(s, len)) {
+            return false;
+        }
+        next = (uint64_t)idx + 1;
+        if (names) {
+            names[idx] = pool + total;
+            memcpy(names[idx], s, len);
+            names[idx][len] = '\0';
+        }
+        total += (size_t)len + 1;
+    }
+    *bytes = total;
+    return cap_reader_eof(&sub);
+}
+
+/* Parses the function names subsection (id 1) of the name section into m->func_names: one block
+ * holding the nfuncs pointers and then the strings. A name section that does not parse is
+ * ignored, as the spec asks (7.4.1); only NOMEM is an error. */
 static cap_status
 parse_names(dec *d)
 {
     cap_module_t *m = d->m;
     cap_reader r;
     cap_reader_init(&r, d->r.base, d->name_start, d->name_end);
-    char **names = NULL;
-    cap_status st = CAP_OK;
     while (!cap_reader_eof(&r)) {
         uint8_t id;
         uint32_t size;
-        if (cap_read_u8(&r, &id, NULL) != CAP_OK || cap_read_len(&r, &size, NULL) != CAP_OK) {
-            goto ignore;
-        }
-        if (size > cap_reader_left(&r)) { // cap_read_len counts the size's own bytes too
-            goto ignore;
+        if (cap_read_u8(&r, &id, NULL) != CAP_OK || cap_read_len(&r, &size, NULL) != CAP_OK ||
+            size > cap_reader_left(&r)) { // cap_read_len counts the size's own bytes too
+            return CAP_OK;
         }
         cap_reader sub = r;
         sub.end = r.p + size;
         r.p = sub.end;
-        if (id != 1 || names) {
+        if (id != 1) {
             continue;
         }
-        uint32_t count;
-        if (cap_read_len(&sub, &count, NULL) != CAP_OK) {
-            goto ignore;
+        size_t bytes;
+        if (!read_name_map(sub, m->nfuncs, NULL, NULL, &bytes)) {
+            return CAP_OK;
         }
-        names = cap_calloc(m->nfuncs, sizeof *names);
+        size_t ptrs = (size_t)m->nfuncs * sizeof(char *);
+        char **names = cap_calloc(1, ptrs + bytes);
         if (!names) {
-            st = nomem(d);
-            goto ignore;
+            return nomem(d);
         }
-        uint64_t next = 0; // indices must be strictly increasing
-        for (uint32_t i = 0; i < count; i++) {
-            uint32_t idx, len;
-            const uint8_t *s = NULL;
-            if (cap_leb_read_u32(&sub, &idx, NULL) != CAP_OK ||
-                cap_read_len(&sub, &len, NULL) != CAP_OK ||
-                cap_read_bytes(&sub, len, &s, NULL) != CAP_OK || idx < next || idx >= m->nfuncs ||
-                !cap_utf8_valid(s, len)) {
-                goto ignore;
-            }
-            next = (uint64_t)idx + 1;
-            names[idx] = cap_strndup((const char *)s, len);
-            if (!names[idx]) {
-                st = nomem(d);
-                goto ignore;
-            }
-        }
-        if (!cap_reader_eof(&sub)) {
-            goto ignore;
-        }
+        read_name_map(sub, m->nfuncs, names, (char *)names + ptrs, &bytes);
+        m->func_names = names;
+        return CAP_OK;
     }
-    m->func_names = names;
     return CAP_OK;
-ignore:
-    if (names) {
-        for (uint32_t i = 0; i < m->nfuncs; i++) {
-            cap_free(names[i]);
-        }
-        cap_free(names);
-    }
-    return st;
 }
 
 /* ------------------------------------------------------------------------------ module */
@@ -1541,6 +1580,7 @@ decode_sections(dec *d)
         }
         size_t start = (size_t)off(d);
         size_t end = start + size;
+        d->sec_end = end < m->len ? end : m->len;
         if (id == 0) {
             if ((st = sec_custom(d, end)) != CAP_OK) {
                 return st;
@@ -1663,13 +1703,8 @@ cap_module_release(cap_module_t *m)
         }
         cap_free(m->types);
     }
-    if (m->imports) {
-        for (uint32_t i = 0; i < m->nimports; i++) {
-            cap_free(m->imports[i].module);
-            cap_free(m->imports[i].name);
-        }
-        cap_free(m->imports);
-    }
+    cap_free(m->imports);
+    cap_free(m->import_strings);
     if (m->funcs) {
         uint32_t ndefs = m->nfuncs > m->nfunc_imports ? m->nfuncs - m->nfunc_imports : 0;
         for (uint32_t i = 0; i < ndefs; i++) {
@@ -1682,12 +1717,8 @@ cap_module_release(cap_module_t *m)
     cap_free(m->mems);
     cap_free(m->global_types);
     cap_free(m->globals);
-    if (m->exports) {
-        for (uint32_t i = 0; i < m->nexports; i++) {
-            cap_free(m->exports[i].name);
-        }
-        cap_free(m->exports);
-    }
+    cap_free(m->exports);
+    cap_free(m->export_strings);
     if (m->elems) {
         for (uint32_t i = 0; i < m->nelems; i++) {
             cap_free(m->elems[i].inits);
@@ -1696,11 +1727,6 @@ cap_module_release(cap_module_t *m)
     }
     cap_free(m->datas);
     cap_free(m->declared_funcs);
-    if (m->func_names) {
-        for (uint32_t i = 0; i < m->nfuncs; i++) {
-            cap_free(m->func_names[i]);
-        }
-        cap_free(m->func_names);
-    }
+    cap_free(m->func_names); // the array and its strings are one block
     memset(m, 0, sizeof *m);
 }

@@ -167,8 +167,14 @@ struct cap_module_t {
     uint8_t *declared_funcs;
 
     /* From the "name" custom section when present and well-formed: nfuncs entries, each NULL or
-     * an owned NUL-terminated string. NULL when there was no usable name section. */
+     * a NUL-terminated string. NULL when there was no usable name section. One allocation holds
+     * the array and the strings (the decoder frees it as a whole). */
     char **func_names;
+
+    /* One block each holding every import's module and name strings and every export's name
+     * (fewer allocations for big modules); the strings above point into them. */
+    char *import_strings;
+    char *export_strings;
 };
 
 static inline bool
