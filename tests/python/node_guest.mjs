@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+// A test harness (NOT a sandbox): runs Capsule's python.wasm under node's WASI with a JavaScript
+// stand-in for the host side of the guest ABI (import module "capsule"), sub-tasks included.
+// Used to check the interpreter build independently of our engine.
+//
+//   node --no-turbo-fast-api-calls node_guest.mjs PYTHON_DIR APP_DIR REQUEST_JSON [-- ARGV...]
+//
+// PYTHON_DIR is build/python (python.wasm + lib/), mounted at /usr/local/lib; APP_DIR at /app.
+// Without "-- ARGV" the guest runs `python -I -S -m capsule /app/main.py`. Prints the result
+// object the guest wrote (or null) as the last line of stdout, as "RESULT <json>".
+import { readFileSync } from 'node:fs';
+import { WASI } from 'node:wasi';
+import { argv, exit, stderr } from 'node:process';
+
+const [pyDir, appDir, requestJson, ...rest] = argv.slice(2);
+const sep = rest.indexOf('--');
+const guestArgv = sep >= 0 ? rest.slice(sep + 1) : ['-I', '-S', '-m', 'capsule', '/app/main.py'];
+const wasmModule = new WebAssembly.Module(readFileSync(`${pyDir}/python.wasm`));
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function runTask(request, depth) {
+    const wasi = new WASI({
+        version: 'preview1',
+        args: ['python.wasm', ...guestArgv],
+        env: { PYTHONHASHSEED: '0' },
+        preopens: { '/usr/local/lib': `${pyDir}/lib`, '/app': appDir },
+        returnOnExit: true,
+    });
+    let memory = null;
+    let result = null;
+    const handles = new Map();
+    let nextHandle = 1;
+    const reqBytes = enc.encode(JSON.stringify(request));
+    const mem = () => new Uint8Array(memory.buffer);
+    const copyOut = (bytes, buf, cap) => {
+        if (bytes.length <= cap) mem().set(bytes, buf);
+        return bytes.length;
+    };
+    const capsule = {
+        abi_version: () => 1,
+        request_read: (buf, cap) => copyOut(reqBytes, buf, cap),
+        result_write: (ptr, len) => {
+            try {
+                result = JSON.parse(dec.decode(mem().slice(ptr, ptr + len)));
+            } catch {
+                return -2;
+            }
+            return 0;
+        },
+        task_schedule: (ptr, len) => {
+            const sub = JSON.parse(dec.decode(mem().slice(ptr, ptr + len)));
+            const r = depth >= 16 ? { error_type: 'denied', message: 'too deep' }
+                                  : runTask(sub, depth + 1).result;
+            const env = r && 'result' in r
+                ? { success: true, result: r.result, error: null }
+                : { success: false, result: null,
+                    error: r || { error_type: 'task_error', message: 'no result' } };
+            if (env.error && env.error.error_type !== 'denied') env.error.error_type = 'task_error';
+            const h = nextHandle++;
+            handles.set(h, enc.encode(JSON.stringify(env)));
+            return h;
+        },
+        response_read: (h, buf, cap) => (handles.has(h) ? copyOut(handles.get(h), buf, cap) : -3),
+        response_close: (h) => (handles.delete(h) ? 0 : -3),
+        log: (level, ptr, len) => {
+            stderr.write(`[log ${level}] ${dec.decode(mem().slice(ptr, ptr + len))}\n`);
+            return 0;
+        },
+    };
+    const inst = new WebAssembly.Instance(wasmModule, {
+        wasi_snapshot_preview1: wasi.wasiImport,
+        capsule,
+    });
+    memory = inst.exports.memory;
+    const code = wasi.start(inst);
+    return { code, result };
+}
+
+const t0 = performance.now();
+const { code, result } = runTask(JSON.parse(requestJson), 0);
+stderr.write(`node_guest: exit ${code} in ${(performance.now() - t0).toFixed(0)} ms\n`);
+console.log(`RESULT ${JSON.stringify(result)}`);
+exit(code);
