@@ -55,6 +55,7 @@ SUDO=()
 KEY_INPUTS=(
     "$ROOT/scripts/build-python.sh"
     "$ROOT/guest/python/_capsule.c"
+    "$ROOT/guest/python/embed.c"
     "$ROOT/include/capsule_guest.h"
 )
 
@@ -248,6 +249,20 @@ cmp -s "$ROOT/guest/python/_capsule.c" "$PYSRC/Modules/_capsule.c" ||
 step "wasm32-wasi: make -j$JOBS (about 2 min when cold)"
 logged "$CACHE/logs/wasi-make.log" make -C "$XB" -j"$JOBS" all
 [ -f "$XB/python.wasm" ] || die "no $XB/python.wasm"
+# The task-module form (a reactor exporting capsule_init/capsule_run), linked from the same
+# objects as python.wasm with guest/python/embed.c in place of Programs/python.o.
+cmp -s "$ROOT/guest/python/embed.c" "$PYSRC/Modules/capsule_embed.c" ||
+    cp "$ROOT/guest/python/embed.c" "$PYSRC/Modules/capsule_embed.c"
+cat >"$XB/capsule.mk" <<'EOF'
+include Makefile
+Modules/capsule_embed.o: $(srcdir)/Modules/capsule_embed.c $(PYTHON_HEADERS)
+	$(CC) -c $(PY_STDMODULE_CFLAGS) -I$(CAPSULE_INCLUDE) -o $@ $(srcdir)/Modules/capsule_embed.c
+capsule-python.wasm: Modules/capsule_embed.o $(LINK_PYTHON_DEPS)
+	$(LINKCC) $(PY_CORE_LDFLAGS) $(LINKFORSHARED) -mexec-model=reactor -o $@ Modules/capsule_embed.o $(LINK_PYTHON_OBJS) $(LIBS) $(MODLIBS) $(SYSLIBS)
+EOF
+step "wasm32-wasi: linking capsule-python.wasm (the task module)"
+logged "$CACHE/logs/wasi-embed.log" make -C "$XB" -f capsule.mk CAPSULE_INCLUDE="$ROOT/include" \
+    capsule-python.wasm
 if ! grep -q '_capsule' "$XB/Modules/config.c"; then
     die "_capsule is not among the built-in modules (see $XB/Modules/config.c)"
 fi
@@ -255,8 +270,10 @@ fi
 # ---------------------------------------------------------------- optimise and install
 step "wasm-opt --strip-target-features, then -O2"
 mkdir -p "$OUT"
-wasm-opt --strip-target-features "$XB/python.wasm" -o "$CACHE/python.stripped.wasm"
-wasm-opt -O2 "$CACHE/python.stripped.wasm" -o "$CACHE/python.opt.wasm"
+for w in python capsule-python; do
+    wasm-opt --strip-target-features "$XB/$w.wasm" -o "$CACHE/$w.stripped.wasm"
+    wasm-opt -O2 "$CACHE/$w.stripped.wasm" -o "$CACHE/$w.opt.wasm"
+done
 
 step "installing the standard library into $OUT/lib/python$PY_VER"
 rm -rf "$OUT/lib.new"
@@ -282,7 +299,7 @@ step "precompiling the standard library (.pyc, unchecked-hash)"
 rm -rf "$OUT/lib"
 mv "$OUT/lib.new" "$OUT/lib"
 mv "$CACHE/python.opt.wasm" "$OUT/python.wasm"
-cp "$XB/python.wasm" "$OUT/python-unopt.wasm" 2>/dev/null || true
+mv "$CACHE/capsule-python.opt.wasm" "$OUT/capsule-python.wasm"
 install_guest_package
 want_key >"$OUT/.key"
-step "done: $OUT/python.wasm ($(stat -c %s "$OUT/python.wasm") bytes), stdlib $(du -sh "$OUT/lib" | cut -f1)"
+step "done: $OUT/python.wasm ($(stat -c %s "$OUT/python.wasm") bytes), $OUT/capsule-python.wasm ($(stat -c %s "$OUT/capsule-python.wasm") bytes), stdlib $(du -sh "$OUT/lib" | cut -f1)"

@@ -155,10 +155,34 @@ def _write(outcome):
         _capsule.result_write(_encode(fallback))
 
 
-def _sandbox_main(path):
+_prepared = {"error": None, "done": False}
+
+
+def prepare(path=DEFAULT_MAIN):
+    """Start-up work that a snapshot keeps: the event loop policy, the user's module. A load
+    failure is kept and reported by serve()."""
     from . import _loop
 
     _loop.install()
+    try:
+        load(path)
+    except _LoadError as e:
+        _prepared["error"] = e.outcome
+    _prepared["done"] = True
+
+
+def _reseed():
+    # A run restored from a snapshot must not replay the snapshot's random state.
+    rnd = sys.modules.get("random")
+    if rnd is not None:
+        rnd.seed()
+
+
+def serve():
+    """Reads the request through the guest ABI, runs it, writes the result."""
+    if not _prepared["done"]:
+        prepare()
+    _reseed()
     try:
         request = json.loads(_capsule.request_read())
         if not isinstance(request, dict):
@@ -166,13 +190,16 @@ def _sandbox_main(path):
     except Exception as e:
         _write({"error_type": "task_error", "exception": type(e).__name__,
                 "message": f"cannot read the task request: {e}"})
-        return 0
-    try:
-        load(path)
-    except _LoadError as e:
-        _write(e.outcome)
-        return 0
+        return
+    if _prepared["error"] is not None:
+        _write(_prepared["error"])
+        return
     _write(run_request(request))
+
+
+def _sandbox_main(path):
+    prepare(path)
+    serve()
     return 0
 
 
