@@ -6,15 +6,21 @@
 
 #include "capsule.h"
 #include "cli/cli.h"
+#include "cli/cli_task.h"
 
 static void
 usage(FILE *out)
 {
-    fprintf(out, "capsule %s: a sandboxed WebAssembly runtime\n\n"
-                 "Usage:\n"
-                 "  capsule run [OPTIONS] FILE.wasm [ARGS...]   run a WASI command\n"
-                 "  capsule exec [OPTIONS] FILE.wasm [ARGS...]  the same\n"
-                 "  capsule --help | --version\n\n",
+    fprintf(out,
+            "capsule %s: a sandboxed WebAssembly runtime\n\n"
+            "Usage:\n"
+            "  capsule run [OPTIONS] [FILE.wasm] [ARGS...] run a task (capsule run --help)\n"
+            "  capsule exec [OPTIONS] FILE.wasm [ARGS...]  run a WASI command as is: its exit\n"
+            "                                             code becomes capsule's\n"
+            "  capsule ps [--json] [--all] [-n N]          list recent runs (capsule ps --help)\n"
+            "  capsule logs [--json] ID                    show one run\n"
+            "  capsule worker [OPTIONS]                    serve JSON-line task requests\n"
+            "  capsule --help | --version\n\n",
             CAP_VERSION_STRING);
     cli_run_help(out);
 }
@@ -35,8 +41,20 @@ main(int argc, char **argv)
         printf("capsule %s\n", CAP_VERSION_STRING);
         return 0;
     }
-    if (strcmp(cmd, "run") == 0 || strcmp(cmd, "exec") == 0) {
+    if (strcmp(cmd, "run") == 0) {
+        return cli_task_run(argc - 2, argv + 2);
+    }
+    if (strcmp(cmd, "exec") == 0) {
         return cli_run(argc - 2, argv + 2, cmd);
+    }
+    if (strcmp(cmd, "ps") == 0) {
+        return cli_ps(argc - 2, argv + 2);
+    }
+    if (strcmp(cmd, "logs") == 0) {
+        return cli_logs(argc - 2, argv + 2);
+    }
+    if (strcmp(cmd, "worker") == 0) {
+        return cli_worker(argc - 2, argv + 2);
     }
     fprintf(stderr, "capsule: unknown command '%s' (try 'capsule --help')\n", cmd);
     return CLI_EXIT_USAGE;
