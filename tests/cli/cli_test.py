@@ -1,121 +1,523 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""CLI behaviour of `capsule run`: one case per invocation (cli_test.py CAPSULE GUESTDIR CASE)."""
+"""End-to-end tests of the task commands: the real `capsule` CLI on real C guests.
+
+Usage: cli_test.py --capsule PATH --guests DIR CASE
+Each case runs in a fresh temporary project directory (the current directory of every capsule
+call, so .capsule/journal.db and capsule.toml live there). The guest task.wasm dispatches on the
+task name (`capsule run --task NAME`); see tests/cli/guests/task.c.
+"""
+import argparse
+import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
-def wasm_module(imports=(), export_start=True):
-    """Builds a tiny module: type ()->(), the given (module, name) function imports, one
-    function, exported as _start when asked."""
-    def leb(n):
-        out = bytearray()
-        while True:
-            b = n & 0x7F
-            n >>= 7
-            out.append(b | (0x80 if n else 0))
-            if not n:
-                return bytes(out)
+CAPSULE = None
+GUESTS = None
+TASK = None
 
-    def name(s):
-        return leb(len(s)) + s.encode()
 
-    def section(sid, body):
-        return bytes([sid]) + leb(len(body)) + body
+class Failure(Exception):
+    pass
 
-    m = b"\0asm\1\0\0\0"
-    m += section(1, leb(1) + b"\x60\x00\x00")
-    if imports:
-        body = leb(len(imports))
-        for mod, fn in imports:
-            body += name(mod) + name(fn) + b"\x00" + leb(0)
-        m += section(2, body)
-    m += section(3, leb(1) + leb(0))
-    if export_start:
-        m += section(7, leb(1) + name("_start") + b"\x00" + leb(len(imports)))
-    m += section(10, leb(1) + leb(2) + b"\x00\x0b")
-    return m
+
+def check(cond, what, *context):
+    if not cond:
+        raise Failure(what + "".join("\n  " + str(c) for c in context))
+
+
+def run(*args, env=None, stdin=None, timeout=120):
+    """Runs capsule with args; returns (exit code, stdout, stderr, seconds)."""
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    t0 = time.monotonic()
+    p = subprocess.run([CAPSULE, *args], input=stdin, capture_output=True, text=True, env=e,
+                       timeout=timeout)
+    return p.returncode, p.stdout, p.stderr, time.monotonic() - t0
+
+
+def run_json(*args, expect_rc=None, **kw):
+    """Runs `capsule run --json ...` and returns the envelope (the last stdout line)."""
+    rc, out, err, secs = run("run", "--json", *args, **kw)
+    lines = out.strip().splitlines()
+    check(lines, "no envelope on stdout", f"rc={rc}", err)
+    env = json.loads(lines[-1])
+    for key in ("success", "result", "error", "execution", "stdout", "stderr", "task_id"):
+        check(key in env, f"envelope lacks {key}", env)
+    for key in ("task_name", "duration_ms", "retries", "fuel_consumed", "ram_used"):
+        check(key in env["execution"], f"execution lacks {key}", env)
+    if expect_rc is not None:
+        check(rc == expect_rc, f"exit code {rc}, expected {expect_rc}", err, env)
+    check(rc == (0 if env["success"] else 1), f"exit code {rc} disagrees with the envelope", env)
+    env["_secs"] = secs
+    env["_stderr"] = err
+    return env
+
+
+def expect_error(env, error_type, message_part=None):
+    check(env["success"] is False and env["result"] is None, "expected a failure", env)
+    check(env["error"]["error_type"] == error_type,
+          f"error_type {env['error']['error_type']!r}, expected {error_type!r}", env)
+    if message_part is not None:
+        check(message_part in env["error"]["message"],
+              f"message {env['error']['message']!r} lacks {message_part!r}", env)
+
+
+def ps_json(*args):
+    rc, out, err, _ = run("ps", "--json", *args)
+    check(rc == 0, "capsule ps failed", err)
+    return json.loads(out)
+
+
+def logs_json(task_id):
+    rc, out, err, _ = run("logs", "--json", str(task_id))
+    check(rc == 0, "capsule logs failed", err)
+    return json.loads(out)
+
+
+def policy_of(task_id):
+    pol = logs_json(task_id)["policy"]
+    return json.loads(pol) if isinstance(pol, str) else pol
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+# ---------------------------------------------------------------- basic runs and the envelope
+
+def case_hello():
+    env = run_json("--task", "hello", TASK, "a", "two words")
+    check(env["success"] and env["error"] is None, "hello failed", env)
+    check(env["result"] == {"hello": "world", "args": ["a", "two words"]}, "wrong result", env)
+    check(env["stdout"] == "hello from hello\n", "stdout not captured", env)
+    check(env["stderr"] == "a line on stderr\n", "stderr not captured", env)
+    check(env["stdout_truncated"] is False, "truncation flag", env)
+    check(env["execution"]["task_name"] == "hello" and env["execution"]["retries"] == 0, "exec", env)
+    check(env["execution"]["fuel_consumed"] > 0 and env["execution"]["ram_used"] > 0, "usage", env)
+    check(isinstance(env["task_id"], int) and env["task_id"] > 0, "task id", env)
+    # Without --json: the guest's output streams through and the result is printed.
+    rc, out, err, _ = run("run", TASK, "x")
+    check(rc == 0, "plain run failed", err)
+    check(out == 'hello from main\n{"hello":"world","args":["x"]}\n', "plain output", out)
+    check("a line on stderr" in err, "stderr not streamed", err)
+    # --verbose: lifecycle lines on stderr; --json keeps stdout to the envelope only.
+    env = run_json("--verbose", TASK)
+    for word in ("created", "running (attempt 1 of 1)", "completed"):
+        check(word in env["_stderr"], f"--verbose lacks {word!r}", env["_stderr"])
+
+
+def case_args_file():
+    write("args.json", '[1, {"k": [true, null]}, "s"]')
+    env = run_json("--args-file", "args.json", TASK)
+    check(env["result"]["args"] == [1, {"k": [True, None]}, "s"], "args-file", env)
+    write("bad.json", '{"not": "an array"}')
+    rc, out, err, _ = run("run", "--json", "--args-file", "bad.json", TASK)
+    check(rc == 2 and "JSON array" in err, "a non-array args file is a usage error", rc, err)
+
+
+def case_usage():
+    for args, why in ((["run", "--bogus", TASK], "unknown option"),
+                      (["run", "missing.wasm"], "No such file"),
+                      (["run", "--compute", "EXTREME", TASK], "invalid compute"),
+                      (["run", "--ram", "64XB", TASK], "invalid ram"),
+                      (["run", "--timeout", "soon", TASK], "invalid timeout"),
+                      (["run"], "entrypoint"),
+                      (["ps", "--status", "sleeping"], "status"),
+                      (["logs", "abc"], "not a run id")):
+        rc, out, err, _ = run(*args)
+        check(rc == 2, f"{args}: exit {rc}, expected 2", err)
+        check(why in err, f"{args}: stderr lacks {why!r}", err)
+    write("notwasm.py", "print('hi')\n")
+    rc, out, err, _ = run("run", "notwasm.py")
+    check(rc == 2 and "not a WebAssembly module" in err, "a non-module file", rc, err)
+    for cmd in ("run", "ps", "logs", "worker"):
+        rc, out, err, _ = run(cmd, "--help")
+        check(rc == 0 and "Usage" in out, f"{cmd} --help", out, err)
+
+
+def case_invalid_module():
+    with open("junk.wasm", "wb") as f:
+        f.write(b"\0asm\x01\0\0\0\x05garbage")
+    env = run_json("junk.wasm", expect_rc=1)
+    expect_error(env, "invalid_module")
+
+
+# ---------------------------------------------------------------- limits
+
+def case_fuel():
+    env = run_json("--task", "spin", "--compute", "1000000", TASK, expect_rc=1)
+    expect_error(env, "out_of_fuel", "out of fuel after 1000000 units")
+    check(env["execution"]["fuel_consumed"] <= 1000000, "fuel over the limit", env)
+    env = run_json("--task", "spin", "--fuel", "2000000", TASK)  # the older alias
+    expect_error(env, "out_of_fuel", "out of fuel after 2000000 units")
+
+
+def case_timeout_spin():
+    env = run_json("--task", "spin", "--timeout", "300ms", TASK, expect_rc=1)
+    expect_error(env, "timeout", "timeout after 300ms")
+    check(env["_secs"] < 5, f"the timeout took {env['_secs']:.1f}s", env)
+
+
+def case_sleep_timeout():
+    env = run_json("--task", "sleep", "--timeout", "300ms", TASK, expect_rc=1)
+    expect_error(env, "timeout", "timeout after 300ms")
+    check(env["stdout"] == "sleeping\n", "output before the timeout is kept", env)
+    check(env["_secs"] < 3, f"a sleeping task was stopped late ({env['_secs']:.1f}s)", env)
+
+
+def case_memory_limit():
+    big = os.path.join(GUESTS, "bigmem_guest.wasm")
+    env = run_json("--ram", "64MB", big, expect_rc=1)
+    expect_error(env, "memory_limit", "memory limit of 64MB exceeded")
+    # A guest that grows memory until refused sees an allocation failure, never more than ram.
+    env = run_json("--task", "bomb", "--ram", "16MB", TASK)
+    check(env["success"], "the bomb should end by itself", env)
+    check(env["result"]["allocated_mb"] < 16, "allocated past the cap", env)
+    check(env["execution"]["ram_used"] <= 16 << 20, "ram_used over the cap", env)
+    # The same module runs when its ram allows it.
+    env = run_json("--ram", "512MB", big)
+    check(env["success"], "bigmem under 512MB", env)
+
+
+def case_recursion():
+    env = run_json("--task", "recurse", TASK, expect_rc=1)
+    expect_error(env, "trap", "call stack exhausted")
+
+
+def case_exit_and_task_error():
+    env = run_json("--task", "exit3", TASK, expect_rc=1)
+    expect_error(env, "exit", "exited with code 3")
+    check(env["execution"].get("exit_code") == 3, "exit_code", env)
+    check(env["stdout"] == "exiting with 3\n", "stdout of a failed task", env)
+    env = run_json("--task", "fail", TASK, expect_rc=1)
+    # The guest claimed out_of_fuel: a guest reports only task_error; extra fields are kept.
+    expect_error(env, "task_error", "boom")
+    check(env["error"].get("exception") == "ValueError", "extra error fields", env)
+    rc, out, err, _ = run("run", "--task", "fail", TASK)
+    check(rc == 1 and "capsule: task_error: boom" in err, "plain failure line", rc, err)
+
+
+def case_retries():
+    env = run_json("--task", "fail", "--max-retries", "2", TASK, expect_rc=1)
+    check(env["execution"]["retries"] == 2, "retries made", env)
+    check(logs_json(env["task_id"])["attempts"] == 3, "journal attempts", logs_json(env["task_id"]))
+    env = run_json("--task", "exit3", "--max-retries", "1", TASK, expect_rc=1)
+    check(env["execution"]["retries"] == 1, "retries of an exit", env)
+    env = run_json("--task", "spin", "--compute", "100000", "--max-retries", "3", TASK)
+    check(env["execution"]["retries"] == 3, "retries of out_of_fuel", env)
+    env = run_json("--max-retries", "3", TASK)
+    check(env["success"] and env["execution"]["retries"] == 0, "no retry after success", env)
+    with open("junk.wasm", "wb") as f:
+        f.write(b"\0asm\x01\0\0\0\x05garbage")
+    env = run_json("--max-retries", "3", "junk.wasm")
+    check(env["execution"]["retries"] == 0, "an invalid module is not retried", env)
+
+
+# ---------------------------------------------------------------- the guest ABI
+
+def case_abi():
+    env = run_json("--task", "log", TASK)
+    check(env["result"] == {"abi": 1, "bad_level": -2, "fault": -1, "rfault": -1, "rbad": -2,
+                            "rdbad": -3}, "ABI return codes", env)
+    logs = logs_json(env["task_id"])
+    text = json.dumps(logs)
+    check("first line" in text and "second line" in text, "log lines in the journal", logs)
+    rc, out, err, _ = run("logs", str(env["task_id"]))
+    check(rc == 0 and "first line" in out, "text logs", out)
+
+
+def case_env_and_mounts():
+    write(".env", "SECRET=from-dotenv\nOTHER=never\n")
+    env = run_json("--task", "env", "--env", "SECRET", TASK)
+    check(env["result"] == {"SECRET": "from-dotenv", "OTHER": "(unset)"}, ".env value", env)
+    env = run_json("--task", "env", "--env", "SECRET=explicit", TASK)
+    check(env["result"]["SECRET"] == "explicit", "explicit value", env)
+    env = run_json("--task", "env", TASK, env={"SECRET": "x"})
+    check(env["result"]["SECRET"] == "(unset)", "an env var never granted leaked", env)
+    os.makedirs("data")
+    os.makedirs("secret")
+    write("data/in.txt", "hi\n")
+    write("secret/secret.txt", "no\n")
+    os.symlink("../secret", "data/link")
+    env = run_json("--task", "readfile", "--mount", "./data", TASK)
+    check(env["result"] == {"in": "ok", "via_link": False, "write": False}, "ro mount", env)
+    env = run_json("--task", "readfile", "--mount", "./data:rw", TASK)
+    check(env["result"]["write"] is True and os.path.exists("data/new.txt"), "rw mount", env)
+
+
+# ---------------------------------------------------------------- sub-tasks
+
+def parent(requests, *flags, expect_rc=None, env=None):
+    write("req.json", json.dumps(requests))
+    return run_json("--task", "parent", "--args-file", "req.json", *flags, TASK,
+                    expect_rc=expect_rc, env=env)
+
+
+def child_rows(parent_id):
+    runs = ps_json("--all", "-n", "1000")
+    return sorted((r for r in runs if r.get("parent_id") == parent_id), key=lambda r: r["id"])
+
+
+def case_subtasks():
+    env = parent([{"task_name": "hello", "args": ["x"]},
+                  {"task_name": "exit3"},
+                  {"task_name": "spin", "policy": {"compute": "1000000"}},
+                  {"task_name": "sleep", "policy": {"timeout": "200ms"}},
+                  {"task_name": "bomb", "policy": {"ram": "8MB"}},
+                  {"task_name": "fail", "policy": {"max_retries": 1}}],
+                 "--compute", "LOW", "--ram", "32MB", "--max-retries", "2")
+    check(env["success"], "parent failed", env)
+    kids = env["result"]
+    check(len(kids) == 6, "six envelopes", env)
+    check(kids[0]["success"] and kids[0]["result"]["args"] == ["x"], "child result", kids[0])
+    check(kids[0]["stdout"] == "hello from hello\n", "child stdout in its envelope", kids[0])
+    check(env["stdout"] == "", "a child's output is not the parent's", env)
+    expect_error(kids[1], "exit", "exited with code 3")
+    expect_error(kids[2], "out_of_fuel", "out of fuel after 1000000 units")
+    expect_error(kids[3], "timeout", "timeout after 200ms")
+    check(kids[4]["success"] and kids[4]["result"]["allocated_mb"] < 8, "child ram", kids[4])
+    expect_error(kids[5], "task_error", "boom")
+    check(kids[5]["execution"]["retries"] == 1, "child retries", kids[5])
+    # Each sub-task has its own journal row under the parent.
+    rows = child_rows(env["task_id"])
+    check([r["task_name"] for r in rows] == ["hello", "exit3", "spin", "sleep", "bomb", "fail"],
+          "journal children", rows)
+    check([r["status"] for r in rows] ==
+          ["completed", "failed", "failed", "failed", "completed", "failed"], "statuses", rows)
+    # The parent's fuel includes its children's.
+    check(env["execution"]["fuel_consumed"] >= sum(k["execution"]["fuel_consumed"] for k in kids),
+          "children's fuel is charged to the parent", env)
+
+
+def case_subtask_clipping():
+    # A child asking for more compute, ram and time than its parent gets at most what is left.
+    env = parent([{"task_name": "hello", "policy": {"compute": "HIGH", "ram": "1GB",
+                                                    "timeout": "1h", "max_retries": 50}},
+                  {"task_name": "bomb", "policy": {"ram": "1GB"}}],
+                 "--compute", "LOW", "--ram", "16MB", "--timeout", "20s")
+    check(env["success"], "parent failed", env)
+    rows = child_rows(env["task_id"])
+    pol = policy_of(rows[0]["id"])
+    check(pol["compute"] <= 100000000, "compute not clipped", pol)
+    check(pol["ram"] <= 16 << 20, "ram not clipped", pol)
+    check(pol["max_retries"] == 0, "max_retries not clipped", pol)
+    check(pol["timeout"].endswith("ms") or pol["timeout"] in ("20s", "19s"), "timeout", pol)
+    check(env["result"][1]["result"]["allocated_mb"] < 16, "child ram beyond the parent's",
+          env["result"][1])
+    # A child that spins with HIGH compute is stopped within what the parent had left, and the
+    # parent cannot outspend its own compute through it.
+    env = parent([{"task_name": "spin", "policy": {"compute": "HIGH"}}], "--compute", "20000000",
+                 expect_rc=1)
+    expect_error(env, "out_of_fuel", "out of fuel after 20000000 units")
+    check(env["execution"]["fuel_consumed"] <= 20000000, "parent overspent", env)
+    rows = child_rows(env["task_id"])
+    check(rows and rows[0]["error_type"] == "out_of_fuel", "child row", rows)
+    check(rows[0]["fuel_consumed"] < 20000000, "child fuel not clipped", rows)
+    # The parent's deadline covers its children: a child asking for an hour stops with it.
+    t0 = time.monotonic()
+    env = parent([{"task_name": "sleep", "policy": {"timeout": "1h"}}], "--timeout", "700ms",
+                 expect_rc=1)
+    expect_error(env, "timeout", "timeout after 700ms")
+    check(time.monotonic() - t0 < 5, "the parent's deadline did not stop its child", env)
+    rows = child_rows(env["task_id"])
+    check(rows and rows[0]["error_type"] == "timeout", "child timed out", rows)
+
+
+def case_subtask_escalation():
+    os.makedirs("data/sub")
+    os.makedirs("secret")
+    write("data/in.txt", "hi\n")
+    write("secret/secret.txt", "no\n")
+    os.symlink("../secret", "data/link")
+    env = parent([{"task_name": "readfile", "policy": {"allowed_files": ["./data"]}},
+                  {"task_name": "readfile", "policy": {"allowed_files": ["./data:rw"]}},
+                  {"task_name": "readfile", "policy": {"allowed_files": ["./secret"]}},
+                  {"task_name": "readfile", "policy": {"allowed_files": ["./data/../secret"]}},
+                  {"task_name": "readfile", "policy": {"allowed_files": ["./data/link::/data"]}},
+                  {"task_name": "readfile", "policy": {"allowed_files": ["/"]}},
+                  {"task_name": "hello", "policy": {"allowed_hosts": ["evil.com"]}},
+                  {"task_name": "hello", "policy": {"allowed_hosts": ["*"]}},
+                  {"task_name": "hello", "policy": {"allowed_hosts": ["api.example.com"]}},
+                  {"task_name": "env", "policy": {"env_variables": ["OTHER"]}},
+                  {"task_name": "env", "policy": {"env_variables": ["SECRET"]}},
+                  {"task_name": "readfile", "policy": {"compute": "bogus"}}],
+                 "--mount", "./data", "--allow-host", "api.example.com", "--env", "SECRET",
+                 env={"SECRET": "s3", "OTHER": "o"})
+    check(env["success"], "parent failed", env)
+    k = env["result"]
+    check(k[0]["success"] and k[0]["result"] == {"in": "ok", "via_link": False, "write": False},
+          "a covered mount is granted", k[0])
+    expect_error(k[1], "denied", "data:rw")
+    expect_error(k[2], "denied", "secret")
+    expect_error(k[3], "denied")
+    expect_error(k[4], "denied", "resolves outside")
+    expect_error(k[5], "denied")
+    expect_error(k[6], "denied", "evil.com")
+    expect_error(k[7], "denied", "*")
+    check(k[8]["success"], "a covered host is granted", k[8])
+    expect_error(k[9], "denied", "OTHER")
+    check(k[10]["success"] and k[10]["result"] == {"SECRET": "s3", "OTHER": "(unset)"},
+          "a granted env var", k[10])
+    check(k[11] == {"abi_error": -2}, "a malformed policy is EINVAL", k[11])
+    check(not os.path.exists("data/new.txt"), "a refused rw grant wrote a file")
+    rows = child_rows(env["task_id"])
+    check(sum(r["error_type"] == "denied" for r in rows) == 8, "denied rows journaled", rows)
+
+
+def case_subtask_nesting():
+    env = run_json("--task", "nest", "--no-journal", TASK)
+    depth = 0  # levels of sub-tasks below the top-level task
+    e = env["result"]
+    while e["success"]:
+        e = e["result"]
+        depth += 1
+    check(depth == 16, f"nesting stopped at depth {depth}, expected 16", env)
+    expect_error(e, "denied", "16")
+
+
+def case_subtask_fanout():
+    env = run_json("--task", "fanout", "--no-journal", TASK)
+    check(env["result"] == {"ran": 1024, "denied": 1}, "fan-out limit", env)
+
+
+# ---------------------------------------------------------------- journal
+
+def case_journal():
+    ok = run_json(TASK, "1")
+    bad = run_json("--task", "exit3", TASK, expect_rc=1)
+    runs = ps_json()
+    by_id = {r["id"]: r for r in runs}
+    check(by_id[ok["task_id"]]["status"] == "completed", "completed row", runs)
+    check(by_id[bad["task_id"]]["status"] == "failed", "failed row", runs)
+    check(by_id[bad["task_id"]]["error_type"] == "exit", "error type", runs)
+    failed = ps_json("--status", "failed")
+    check([r["id"] for r in failed] == [bad["task_id"]], "status filter", failed)
+    named = ps_json("--task", "exit3")
+    check([r["id"] for r in named] == [bad["task_id"]], "task filter", named)
+    log = logs_json(ok["task_id"])
+    check("hello from main" in json.dumps(log), "captured stdout in logs", log)
+    rc, out, err, _ = run("ps")
+    check(rc == 0 and "completed" in out and "failed" in out, "text ps", out)
+    rc, out, err, _ = run("logs", "999999")
+    check(rc != 0 and "no run" in err, "logs of a missing id", rc, err)
+
+
+def case_journal_sigkill():
+    p = subprocess.Popen([CAPSULE, "run", "--task", "sleep", "--timeout", "1h", TASK],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        running = []
+        while time.monotonic() < deadline and not running:
+            time.sleep(0.1)
+            if os.path.exists(".capsule/journal.db"):
+                running = ps_json("--status", "running")
+        check(running, "the run never showed as running")
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    runs = ps_json()  # opening the journal repairs it
+    check(runs and runs[0]["status"] == "lost", "a killed run is lost", runs)
+    log = logs_json(runs[0]["id"])
+    check("ended before it finished" in json.dumps(log), "lost message", log)
+
+
+# ---------------------------------------------------------------- capsule.toml
+
+def case_toml():
+    shutil.copy(TASK, "app.wasm")
+    write("capsule.toml", '[workflow]\nname = "demo"\nentrypoint = "app.wasm"\n\n'
+                          '[tasks]\ndefault_compute = "LOW"\ndefault_ram = "32MB"\n'
+                          'default_max_retries = 1\n')
+    env = run_json("--task", "fail")
+    check(env["execution"]["retries"] == 1, "default_max_retries", env)
+    pol = policy_of(env["task_id"])
+    check(pol["compute"] == 100000000 and pol["ram"] == 32 << 20, "defaults applied", pol)
+    env = run_json("--task", "fail", "--max-retries", "0", "--compute", "HIGH")
+    check(env["execution"]["retries"] == 0, "a flag beats the default", env)
+    pol = policy_of(env["task_id"])
+    check(pol["compute"] == 50000000000, "compute flag", pol)
+    for text, where, what in (
+            ('[workflow]\nname = "x"\n\n[tasks]\ndefault_compte = "LOW"\n', ":5:", "default_compute"),
+            ('[workflow]\nentrypoint = "app.wasm"\n[tasks]\ndefault_ram = "64XB"\n', ":4:", "64XB"),
+            ('[workflow]\nname = "unterminated\n', ":2:", ""),
+            ('[tasks]\ndefault_timeout = 30\n', ":2:", "default_timeout")):
+        write("capsule.toml", text)
+        rc, out, err, _ = run("run", "--json", TASK)
+        check(rc == 2, f"exit {rc} for a bad capsule.toml", text, err)
+        check("capsule.toml" + where in err and what in err, "error location", text, err)
+        check(out == "", "no envelope for a configuration error", out)
+
+
+# ---------------------------------------------------------------- worker
+
+def case_worker():
+    reqs = [{"id": i, "file": TASK, "task_name": "sleep", "policy": {"timeout": "600ms"}}
+            for i in range(4)]
+    reqs += [{"id": 10 + i, "file": TASK, "task_name": "hello", "args": [str(i)]}
+             for i in range(20)]
+    reqs += [{"id": "bad", "file": 42}, {"id": "nofile", "file": "missing.wasm"},
+             {"id": "badpol", "file": TASK, "policy": {"ram": "lots"}}]
+    text = "".join(json.dumps(r) + "\n" for r in reqs) + "not json\n"
+    t0 = time.monotonic()
+    p = subprocess.run([CAPSULE, "worker", "--threads", "4"], input=text, capture_output=True,
+                       text=True, timeout=120)
+    secs = time.monotonic() - t0
+    check(p.returncode == 0, "worker exit code", p.returncode, p.stderr)
+    resp = [json.loads(line) for line in p.stdout.splitlines()]
+    check(len(resp) == len(reqs) + 1, "one response per request", len(resp), p.stdout[-2000:])
+    by_id = {}
+    for r in resp:
+        by_id.setdefault(json.dumps(r.get("id")), r)
+    for i in range(4):
+        out = by_id[str(i)]["output"]
+        expect_error(out, "timeout", "timeout after 600ms")
+    for i in range(20):
+        out = by_id[str(10 + i)]["output"]
+        check(out["success"] and out["result"]["args"] == [str(i)], "worker result", out)
+    check("error" in by_id['"bad"'] and "error" in by_id['"nofile"'], "request errors", by_id)
+    check("ram" in by_id['"badpol"']["error"], "policy error", by_id['"badpol"'])
+    check(any(r.get("id") is None and "error" in r for r in resp), "a non-JSON line", resp)
+    # Four 600 ms sleeps on four threads: concurrent, not 2.4 s in a row.
+    check(secs < 2.2, f"requests did not run concurrently ({secs:.2f}s)", p.stderr)
+    check(len(ps_json("-n", "100")) == len(reqs) - 3, "worker runs are journaled")
+
+
+CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
 def main():
-    capsule, guests, case = sys.argv[1], sys.argv[2], sys.argv[3]
+    global CAPSULE, GUESTS, TASK
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--capsule", required=True)
+    ap.add_argument("--guests", required=True)
+    ap.add_argument("case", choices=sorted(CASES))
+    a = ap.parse_args()
+    CAPSULE = os.path.abspath(a.capsule)
+    GUESTS = os.path.abspath(a.guests)
+    TASK = os.path.join(GUESTS, "task_guest.wasm")
     tmp = tempfile.mkdtemp(prefix="capsule-cli-")
-    data = os.path.join(tmp, "data")
-    os.makedirs(data)
-    mounts = os.path.join(guests, "..", "cli", "mounts.wasm")
-    exitcode = os.path.join(guests, "exitcode.wasm")
-    stdio = os.path.join(guests, "stdio.wasm")
-
-    def write(name, content):
-        p = os.path.join(tmp, name)
-        with open(p, "wb") as f:
-            f.write(content)
-        return p
-
-    # case: (argv after capsule, expected exit, stdout must contain, stderr must contain)
-    cases = {
-        "help": (["--help"], 0, ["capsule run", "--mount"], []),
-        "run_help": (["run", "--help"], 0, ["--max-memory", "Exit status"], []),
-        "version": (["--version"], 0, ["capsule 0.1.0"], []),
-        "no_args": ([], 2, [], ["Usage"]),
-        "unknown_command": (["frobnicate"], 2, [], ["unknown command 'frobnicate'"]),
-        "unknown_option": (["run", "--frob", exitcode], 2, [], ["unknown option '--frob'"]),
-        "missing_file_arg": (["run"], 2, [], ["missing FILE.wasm"]),
-        "missing_value": (["run", "--fuel"], 2, [], ["'--fuel' needs a value"]),
-        "bad_fuel": (["run", "--fuel", "lots", exitcode], 2, [], ["--fuel: 'lots'"]),
-        "bad_memory": (["run", "--max-memory", "64XB", exitcode], 2, [], ["--max-memory: '64XB'"]),
-        "bad_timeout": (["run", "--timeout", "30", exitcode], 2, [], ["--timeout: '30'"]),
-        "bad_env": (["run", "--env", "=x", exitcode], 2, [], ["--env"]),
-        "file_not_found": (["run", os.path.join(tmp, "nope.wasm")], 127, [],
-                           ["No such file or directory"]),
-        "not_wasm": (["run", write("junk.wasm", b"#!/bin/sh\n")], 126, [],
-                     ["magic header not detected"]),
-        "unknown_import": (["run", write("ui.wasm", wasm_module(
-            [("wasi_snapshot_preview1", "no_such_fn")]))], 126, [], ["unknown import"]),
-        "foreign_import": (["run", write("fi.wasm", wasm_module([("env", "host_fn")]))], 126, [],
-                           ["unknown import"]),
-        "no_start": (["run", write("ns.wasm", wasm_module(export_start=False))], 126, [],
-                     ["no exported function _start"]),
-        "mount_missing": (["run", "--mount", os.path.join(tmp, "absent"), exitcode], 126, [],
-                          ["mount:"]),
-        "mount_file": (["run", "--mount", stdio, exitcode], 126, [], ["not a directory"]),
-        "mount_default": (["run", "--mount", data, mounts], 0, ["mount /data ro"], []),
-        "mount_rw": (["run", "--mount", data + ":rw", mounts], 0, ["mount /data rw"], []),
-        "mount_ro_explicit": (["run", "--mount", data + ":ro", mounts], 0, ["mount /data ro"], []),
-        "mount_guest_path": (["run", "--mount", data + "::/srv/in:rw", "--mount",
-                              tmp + "::/top", mounts], 0,
-                             ["mount /srv/in rw", "mount /top ro"], []),
-        "mount_trailing_slash": (["run", "--mount", data + "/", mounts], 0, ["mount /data ro"],
-                                 []),
-        "args_after_file": (["run", mounts, "--fuel", "x", "--", "y"], 0,
-                            ["arg --fuel", "arg x", "arg --", "arg y"], []),
-        "double_dash": (["run", "--", mounts, "a"], 0, ["arg a"], []),
-        "exec_alias": (["exec", exitcode, "5"], 5, ["exiting with 5"], []),
-        "equals_syntax": (["run", "--timeout=5s", "--fuel=100000000", "--max-memory=16MB",
-                           exitcode, "3"], 3, ["exiting with 3"], []),
-        "stdin_file": (["run", "--stdin", write("in.txt", b"abc\n"), stdio], 0, ["abc",
-                       "read 4 bytes"], []),
-        "stdin_missing": (["run", "--stdin", os.path.join(tmp, "none.txt"), stdio], 126, [],
-                          ["stdin:"]),
-        "fuel_exhausted": (["run", "--fuel", "1000", stdio], 134, [], ["capsule: trap: out of fuel"]),
-        "max_output": (["run", "--max-output", "8", mounts, "0123456789abcdef"], 0,
-                       ["arg 0123", "[capsule: output truncated after 8 bytes]"], []),
-    }
-    if case not in cases:
-        print("unknown case", case)
-        return 2
-    args, want_exit, want_out, want_err = cases[case]
-    p = subprocess.run([capsule] + args, capture_output=True, timeout=60, input=b"")
-    out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
-    ok = p.returncode == want_exit
-    ok = ok and all(s in out for s in want_out) and all(s in err for s in want_err)
-    if case == "max_output":
-        ok = ok and "abcdef" not in out
-    print(f"$ capsule {' '.join(args)}\nexit {p.returncode} (want {want_exit})")
-    print("--- stdout\n" + out[:2000] + "--- stderr\n" + err[:2000])
-    print("ok" if ok else "FAILED")
-    return 0 if ok else 1
+    cwd = os.getcwd()
+    os.chdir(tmp)
+    try:
+        CASES[a.case]()
+    except Failure as f:
+        print(f"FAIL cli.{a.case}: {f}")
+        return 1
+    finally:
+        os.chdir(cwd)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"ok cli.{a.case}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -115,7 +115,7 @@ schedule_one(const char *elem, size_t len, void *u)
     int32_t e;
     char *env = capsule_call(r, &e);
     free(r);
-    if (out->len > 1) {
+    if (out->buf[out->len - 1] != '[') {
         sb_add(out, ",", 1);
     }
     if (env) {
