@@ -340,6 +340,9 @@ CAP_API cap_status cap_instance_new(cap_store_t *store, const cap_module_t *modu
 /** Looks up an export by name; CAP_ERR_LINK when there is none. */
 CAP_API cap_status cap_instance_export(const cap_instance_t *instance, const char *name,
                                        cap_extern_t *out, cap_error_t *err);
+/** cap_instance_export for a name given by length: Wasm names may contain NUL bytes. */
+CAP_API cap_status cap_instance_export_n(const cap_instance_t *instance, const char *name,
+                                         size_t name_len, cap_extern_t *out, cap_error_t *err);
 /** The module an instance was made from. Borrowed. */
 CAP_API const cap_module_t *cap_instance_module(const cap_instance_t *instance);
 

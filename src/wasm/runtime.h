@@ -122,9 +122,6 @@ cap_val_t cap_slot_to_val(cap_valtype type, cap_slot_t slot);
 
 /* The external value of an instance's entity `index` of `kind` (index in range). */
 cap_extern_t cap_instance_extern(const cap_instance_t *inst, cap_extern_kind kind, uint32_t index);
-/* cap_instance_export for names given by length (export names may contain NUL bytes). */
-cap_status cap_instance_export_n(const cap_instance_t *instance, const char *name, size_t name_len,
-                                 cap_extern_t *out, cap_error_t *err);
 /* cap_linker_define with names given by length (names may contain NUL bytes). */
 cap_status cap_linker_define_n(cap_linker_t *linker, const char *module, size_t module_len,
                                const char *name, size_t name_len, cap_extern_t ext,
