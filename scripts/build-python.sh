@@ -150,17 +150,24 @@ fetch_source() {
     fi
     ensure_deb_src >&2
     step "apt-get source $pkg/$suite" >&2
-    (cd "$CACHE/src" && apt-get source --download-only -qq "$pkg/$suite" >/dev/null 2>&1) ||
-        (cd "$CACHE/src" && apt-get update -qq >/dev/null 2>&1 || true;
-         cd "$CACHE/src" && apt-get source --download-only -qq "$pkg/$suite" >/dev/null) ||
-        die "apt-get source $pkg/$suite failed"
+    if ! (cd "$CACHE/src" && apt-get source --download-only -qq "$pkg/$suite" \
+        >"$CACHE/logs/apt-source-$pkg.log" 2>&1); then
+        # A stale package index names a revision the mirror no longer has: refresh once.
+        "${SUDO[@]}" apt-get update -qq >&2 || true
+        (cd "$CACHE/src" && apt-get source --download-only -qq "$pkg/$suite" \
+            >>"$CACHE/logs/apt-source-$pkg.log" 2>&1) ||
+            die "apt-get source $pkg/$suite failed (see $CACHE/logs/apt-source-$pkg.log)"
+    fi
     local dsc
     dsc=$(ls -t "$CACHE/src/${pkg}_"*.dsc | head -n1)
     ver=$(awk '/^Version:/ {print $2; exit}' "$dsc")
     ver=${ver#*:}
     dir=$CACHE/src/$pkg-${ver%-*}
     rm -rf "$dir"
-    (cd "$CACHE/src" && dpkg-source --skip-patches -x "$(basename "$dsc")" "$(basename "$dir")" >/dev/null)
+    # apt verified the .dsc's checksums against the signed Sources index; dpkg-source cannot
+    # check the uploader's own signature without debian-keyring, hence its (logged) warning.
+    (cd "$CACHE/src" && dpkg-source --skip-patches -x "$(basename "$dsc")" "$(basename "$dir")" \
+        >>"$CACHE/logs/apt-source-$pkg.log" 2>&1) || die "dpkg-source -x $dsc failed"
     echo "$ver" >"$dir/.capsule-unpacked"
     echo "$dir"
 }

@@ -8,21 +8,25 @@
 // PYTHON_DIR is build/python (python.wasm + lib/), mounted at /usr/local/lib; APP_DIR at /app.
 // Without "-- ARGV" the guest runs `python -I -S -m capsule /app/main.py`. Prints the result
 // object the guest wrote (or null) as the last line of stdout, as "RESULT <json>".
+// With CAPSULE_WASM=capsule-python.wasm in the environment it runs the task-module form
+// instead: _initialize, capsule_init, capsule_run (argv: /app/main.py).
 import { readFileSync } from 'node:fs';
 import { WASI } from 'node:wasi';
-import { argv, exit, stderr } from 'node:process';
+import process, { argv, exit, stderr } from 'node:process';
 
 const [pyDir, appDir, requestJson, ...rest] = argv.slice(2);
 const sep = rest.indexOf('--');
 const guestArgv = sep >= 0 ? rest.slice(sep + 1) : ['-I', '-S', '-m', 'capsule', '/app/main.py'];
-const wasmModule = new WebAssembly.Module(readFileSync(`${pyDir}/python.wasm`));
+const wasmName = process.env.CAPSULE_WASM || 'python.wasm';
+const wasmModule = new WebAssembly.Module(readFileSync(`${pyDir}/${wasmName}`));
+const reactor = WebAssembly.Module.exports(wasmModule).some((e) => e.name === 'capsule_run');
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 function runTask(request, depth) {
     const wasi = new WASI({
         version: 'preview1',
-        args: ['python.wasm', ...guestArgv],
+        args: reactor ? [wasmName, '/app/main.py'] : ['python.wasm', ...guestArgv],
         env: { PYTHONHASHSEED: '0' },
         preopens: { '/usr/local/lib': `${pyDir}/lib`, '/app': appDir },
         returnOnExit: true,
@@ -73,6 +77,18 @@ function runTask(request, depth) {
         capsule,
     });
     memory = inst.exports.memory;
+    if (reactor) {
+        wasi.initialize(inst);
+        const t0 = performance.now();
+        inst.exports.capsule_init();
+        const t1 = performance.now();
+        inst.exports.capsule_run();
+        if (depth === 0) {
+            stderr.write(`node_guest: capsule_init ${(t1 - t0).toFixed(0)} ms, ` +
+                         `capsule_run ${(performance.now() - t1).toFixed(0)} ms\n`);
+        }
+        return { code: 0, result };
+    }
     const code = wasi.start(inst);
     return { code, result };
 }

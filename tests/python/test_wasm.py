@@ -35,13 +35,14 @@ def check(name, cond, detail=""):
         failures.append(name)
 
 
-def node_run(pydir, request, argv=None, timeout=120):
+def node_run(pydir, request, argv=None, timeout=120, wasm="python.wasm"):
     cmd = ["node", "--no-turbo-fast-api-calls", os.path.join(HERE, "node_guest.mjs"), pydir, APP,
            json.dumps(request)]
     if argv:
         cmd += ["--"] + argv
     t0 = time.monotonic()
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    env = dict(os.environ, CAPSULE_WASM=wasm)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     dt = time.monotonic() - t0
     result = None
     out_lines = []
@@ -93,14 +94,18 @@ def run_node(pydir):
         ({"task_name": "nope", "args": []}, lambda r: "no task named 'nope'" in r["message"]),
         ({"describe": True}, lambda r: r["result"]["tasks"]["main"]["ram"] == "64MB"),
     ]
-    for req, ok in cases:
-        code, out, err, result, dt = node_run(pydir, req)
-        try:
-            good = code == 0 and result is not None and ok(result)
-        except Exception:
-            good = False
-        check(f"node: task {req.get('task_name', 'describe')} ({dt * 1000:.0f} ms)", good,
-              f"exit {code} result {result!r} stderr {err[-1500:]}")
+    wasms = ["python.wasm"]
+    if os.path.exists(os.path.join(pydir, "capsule-python.wasm")):
+        wasms.append("capsule-python.wasm")
+    for wasm in wasms:
+        for req, ok in cases:
+            code, out, err, result, dt = node_run(pydir, req, wasm=wasm)
+            try:
+                good = code == 0 and result is not None and ok(result)
+            except Exception:
+                good = False
+            check(f"node {wasm}: task {req.get('task_name', 'describe')} ({dt * 1000:.0f} ms)",
+                  good, f"exit {code} result {result!r} stderr {err[-1500:]}")
     return 1 if failures else 0
 
 
