@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* `capsule run FILE.wasm [ARGS...]`: builds a WASI configuration from the flags, runs the
+/* `capsule exec FILE.wasm [ARGS...]`: builds a WASI configuration from the flags, runs the
  * command through cap_wasi_run and turns the outcome into an exit code. */
 #include <errno.h>
 #include <stdarg.h>
@@ -15,24 +15,25 @@
 void
 cli_run_help(FILE *out)
 {
-    fprintf(out,
-            "Options of run/exec (before FILE; everything after FILE goes to the guest):\n"
-            "  --mount HOST[::GUEST][:ro|:rw]  grant a host directory (repeatable); GUEST\n"
-            "                                  defaults to /<name of HOST>, mode to ro\n"
-            "  --env NAME | --env NAME=VALUE   grant an environment variable (repeatable);\n"
-            "                                  NAME alone copies the host's value\n"
-            "  --stdin FILE|-                  guest stdin from FILE or this stdin (default: empty)\n"
-            "  --fuel N                        stop after N executed instructions\n"
-            "  --max-memory SIZE               cap linear memory, e.g. 64MB (1024-based)\n"
-            "  --timeout DURATION              stop after e.g. 500ms, 30s, 5m, 1h\n"
-            "  --max-output SIZE               cap stdout and stderr each (default 4MB;\n"
-            "                                  'unlimited' for no cap)\n"
-            "  --                              end of options\n"
-            "  -h, --help                      this help\n\n"
-            "Exit status: the guest's exit code (0-255; other codes become 255);\n"
-            "  2 usage error; 126 the module cannot be loaded, validated, linked or mounted;\n"
-            "  127 FILE not found; 134 the guest trapped, ran out of fuel or timed out\n"
-            "  (the message goes to stderr as 'capsule: trap: ...').\n");
+    fprintf(
+        out,
+        "Options of exec (before FILE; everything after FILE goes to the guest):\n"
+        "  --mount HOST[::GUEST][:ro|:rw]  grant a host directory (repeatable); GUEST\n"
+        "                                  defaults to /<name of HOST>, mode to ro\n"
+        "  --env NAME | --env NAME=VALUE   grant an environment variable (repeatable);\n"
+        "                                  NAME alone copies the host's value\n"
+        "  --stdin FILE|-                  guest stdin from FILE or this stdin (default: empty)\n"
+        "  --fuel N                        stop after N executed instructions\n"
+        "  --max-memory SIZE               cap linear memory, e.g. 64MB (1024-based)\n"
+        "  --timeout DURATION              stop after e.g. 500ms, 30s, 5m, 1h\n"
+        "  --max-output SIZE               cap stdout and stderr each (default 4MB;\n"
+        "                                  'unlimited' for no cap)\n"
+        "  --                              end of options\n"
+        "  -h, --help                      this help\n\n"
+        "Exit status: the guest's exit code (0-255; other codes become 255);\n"
+        "  2 usage error; 126 the module cannot be loaded, validated, linked or mounted;\n"
+        "  127 FILE not found; 134 the guest trapped, ran out of fuel or timed out\n"
+        "  (the message goes to stderr as 'capsule: trap: ...').\n");
 }
 
 bool
@@ -50,8 +51,8 @@ cli_parse_size(const char *s, uint64_t *out)
     static const struct {
         const char *suffix;
         unsigned shift;
-    } units[] = {{"", 0},    {"B", 0},   {"K", 10},   {"KB", 10}, {"KiB", 10}, {"M", 20},
-                 {"MB", 20}, {"MiB", 20}, {"G", 30},  {"GB", 30}, {"GiB", 30}};
+    } units[] = {{"", 0},    {"B", 0},    {"K", 10}, {"KB", 10}, {"KiB", 10}, {"M", 20},
+                 {"MB", 20}, {"MiB", 20}, {"G", 30}, {"GB", 30}, {"GiB", 30}};
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (strcasecmp(end, units[i].suffix) == 0) {
             if (v > (UINT64_MAX >> units[i].shift)) {
@@ -157,7 +158,7 @@ usage_error(const char *fmt, ...)
     fprintf(stderr, "capsule: ");
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (try 'capsule run --help')\n");
+    fprintf(stderr, " (try 'capsule exec --help')\n");
     return CLI_EXIT_USAGE;
 }
 
@@ -241,9 +242,8 @@ cli_run(int argc, char **argv, const char *cmd_name)
         }
         memcpy(name, a, nlen);
         name[nlen] = '\0';
-        static const char *const known[] = {"--mount",   "--env",        "--stdin",
-                                            "--fuel",    "--max-memory", "--timeout",
-                                            "--max-output"};
+        static const char *const known[] = {"--mount",      "--env",     "--stdin",     "--fuel",
+                                            "--max-memory", "--timeout", "--max-output"};
         bool ok = false;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) {
             ok = ok || strcmp(name, known[k]) == 0;
@@ -299,8 +299,8 @@ cli_run(int argc, char **argv, const char *cmd_name)
             }
         } else if (strcmp(name, "--timeout") == 0) {
             if (!cli_parse_duration(val, &timeout) || timeout == 0) {
-                code = usage_error("--timeout: '%s' is not a duration like 500ms, 30s, 5m, 1h",
-                                   val);
+                code =
+                    usage_error("--timeout: '%s' is not a duration like 500ms, 30s, 5m, 1h", val);
                 goto out;
             }
         } else if (strcmp(name, "--max-output") == 0) {
@@ -313,7 +313,7 @@ cli_run(int argc, char **argv, const char *cmd_name)
         }
     }
     if (i >= argc) {
-        code = usage_error("%s", "run: missing FILE.wasm");
+        code = usage_error("%s", "exec: missing FILE.wasm");
         goto out;
     }
     const char *file = argv[i];

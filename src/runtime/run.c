@@ -102,8 +102,8 @@ format_duration(char *buf, size_t len, uint64_t ns)
 }
 
 cap_status
-cap_wasi_run(cap_store_t *store, const cap_module_t *module, cap_wasi_t *wasi,
-             uint64_t timeout_ns, cap_error_t *err)
+cap_wasi_run(cap_store_t *store, const cap_module_t *module, cap_wasi_t *wasi, uint64_t timeout_ns,
+             cap_error_t *err)
 {
     cap_error_t local;
     cap_error_t *e = err ? err : &local;

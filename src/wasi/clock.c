@@ -57,8 +57,7 @@ cap_wasi_clock_res_get(cap_wasi_t *w, cap_caller_t *c, const cap_slot_t *a)
     if (clock_getres(id, &ts) != 0) {
         return cap_wasi_errno(errno);
     }
-    return cap_wasi_put_u64(c, U32(1),
-                            (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+    return cap_wasi_put_u64(c, U32(1), (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
 }
 
 int32_t

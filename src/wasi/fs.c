@@ -200,8 +200,7 @@ ends_with_slash(cap_caller_t *c, uint32_t ptr, uint32_t len)
 }
 
 static int32_t
-resolve_path(cap_caller_t *c, wasi_fd *dir, uint32_t ptr, uint32_t len, bool follow,
-             resolved *out)
+resolve_path(cap_caller_t *c, wasi_fd *dir, uint32_t ptr, uint32_t len, bool follow, resolved *out)
 {
     out->dirfd = -1;
     out->name = NULL;
@@ -277,8 +276,8 @@ check_iovs(cap_caller_t *c, uint32_t iovs, uint32_t n)
 static bool
 may_block(const wasi_fd *e)
 {
-    return e->filetype != WASI_FILETYPE_REGULAR_FILE &&
-           e->filetype != WASI_FILETYPE_DIRECTORY && !e->nonblock;
+    return e->filetype != WASI_FILETYPE_REGULAR_FILE && e->filetype != WASI_FILETYPE_DIRECTORY &&
+           !e->nonblock;
 }
 
 /* Moves bytes between guest iovecs and a host descriptor, IOV_BATCH iovecs per system call,
@@ -698,8 +697,8 @@ make_times(uint64_t atim, uint64_t mtim, uint32_t fst, struct timespec ts[2])
         return WASI_EINVAL;
     }
     uint64_t v[2] = {atim, mtim};
-    uint32_t set[2] = {WASI_FST_ATIM, WASI_FST_MTIM}, now[2] = {WASI_FST_ATIM_NOW,
-                                                                  WASI_FST_MTIM_NOW};
+    uint32_t set[2] = {WASI_FST_ATIM, WASI_FST_MTIM},
+             now[2] = {WASI_FST_ATIM_NOW, WASI_FST_MTIM_NOW};
     for (int i = 0; i < 2; i++) {
         ts[i].tv_sec = 0;
         if (fst & now[i]) {
@@ -798,8 +797,8 @@ cap_wasi_fd_seek(cap_wasi_t *w, cap_caller_t *c, const cap_slot_t *a)
     if (e->kind != FD_HOST) {
         return WASI_ESPIPE;
     }
-    uint64_t need = (whence == WASI_WHENCE_CUR && off == 0) ? WASI_RIGHT_FD_TELL
-                                                              : WASI_RIGHT_FD_SEEK;
+    uint64_t need =
+        (whence == WASI_WHENCE_CUR && off == 0) ? WASI_RIGHT_FD_TELL : WASI_RIGHT_FD_SEEK;
     if (!(e->rights_base & (need | WASI_RIGHT_FD_SEEK))) {
         return e->filetype == WASI_FILETYPE_DIRECTORY ? WASI_EBADF : WASI_ENOTCAPABLE;
     }
@@ -1030,8 +1029,9 @@ cap_wasi_path_open(cap_wasi_t *w, cap_caller_t *c, const cap_slot_t *a)
     uint32_t dirflags = U32(1), oflags = U32(4) & 0xFFFF, fdflags = U32(7) & 0xFFFF,
              out_ptr = U32(8);
     uint64_t base = U64(5), inh = U64(6);
-    bool wants_write = (base & (WASI_RIGHT_FD_WRITE | WASI_RIGHT_FD_ALLOCATE |
-                                WASI_RIGHT_FD_FILESTAT_SET_SIZE)) != 0;
+    bool wants_write =
+        (base & (WASI_RIGHT_FD_WRITE | WASI_RIGHT_FD_ALLOCATE | WASI_RIGHT_FD_FILESTAT_SET_SIZE)) !=
+        0;
     bool changes = (oflags & (WASI_O_CREAT | WASI_O_TRUNC)) != 0 || wants_write;
     uint64_t need = WASI_RIGHT_PATH_OPEN;
     if (oflags & WASI_O_CREAT) {
@@ -1129,8 +1129,8 @@ cap_wasi_path_open(cap_wasi_t *w, cap_caller_t *c, const cap_slot_t *a)
         e->rights_inheriting &= ~WASI_RIGHTS_DIR_WRITE;
     }
     if (!wants_write) {
-        e->rights_base &= ~(WASI_RIGHT_FD_WRITE | WASI_RIGHT_FD_ALLOCATE |
-                            WASI_RIGHT_FD_FILESTAT_SET_SIZE);
+        e->rights_base &=
+            ~(WASI_RIGHT_FD_WRITE | WASI_RIGHT_FD_ALLOCATE | WASI_RIGHT_FD_FILESTAT_SET_SIZE);
     }
     if (!rd) {
         e->rights_base &= ~(WASI_RIGHT_FD_READ | WASI_RIGHT_FD_READDIR);
@@ -1271,8 +1271,8 @@ cap_wasi_path_readlink(cap_wasi_t *w, cap_caller_t *c, const cap_slot_t *a)
         return r;
     }
     char tmp[PATH_MAX];
-    ssize_t n = rp.trailing ? (errno = ENOTDIR, -1)
-                            : readlinkat(rp.dirfd, rp.name, tmp, sizeof tmp);
+    ssize_t n =
+        rp.trailing ? (errno = ENOTDIR, -1) : readlinkat(rp.dirfd, rp.name, tmp, sizeof tmp);
     if (n < 0) {
         r = host_err();
     } else {

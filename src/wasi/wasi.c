@@ -239,7 +239,8 @@ guest_name(const char *host, const char *guest)
     }
     const char *base = host + start;
     size_t blen = n - start;
-    if (blen == 0 || (blen == 1 && base[0] == '.') || (blen == 2 && base[0] == '.' && base[1] == '.')) {
+    if (blen == 0 || (blen == 1 && base[0] == '.') ||
+        (blen == 2 && base[0] == '.' && base[1] == '.')) {
         /* "." or "/" say nothing about a name: use the real directory's name. */
         char *real = realpath(host, NULL);
         if (!real) {
@@ -660,7 +661,7 @@ open_host_fd(cap_wasi_t *w, uint32_t num, int host, uint64_t base, uint64_t inh,
 
 /* Rights of stdin, stdout and stderr: streams that neither seek nor tell, so wasi-libc's isatty
  * decides by file type alone. */
-#define STDIO_RIGHTS                                                                              \
+#define STDIO_RIGHTS                                                                               \
     (WASI_RIGHT_FD_FDSTAT_SET_FLAGS | WASI_RIGHT_FD_FILESTAT_GET | WASI_RIGHT_POLL_FD_READWRITE)
 
 static char **
@@ -731,9 +732,8 @@ cap_wasi_new(cap_store_t *store, const cap_wasi_config_t *config, cap_wasi_t **o
     /* stdin */
     wasi_fd *in = &w->fds[0];
     if (config->stdin_kind == STDIN_FILE || config->stdin_kind == STDIN_FD) {
-        int h = config->stdin_kind == STDIN_FILE
-                    ? open(config->stdin_path, O_RDONLY | O_CLOEXEC)
-                    : fcntl(config->stdin_fd, F_DUPFD_CLOEXEC, 0);
+        int h = config->stdin_kind == STDIN_FILE ? open(config->stdin_path, O_RDONLY | O_CLOEXEC)
+                                                 : fcntl(config->stdin_fd, F_DUPFD_CLOEXEC, 0);
         if (h < 0) {
             st = cap_fail(err, CAP_ERR_IO, UINT64_MAX, "stdin: %s: %s",
                           config->stdin_path ? config->stdin_path : "descriptor", strerror(errno));

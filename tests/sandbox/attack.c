@@ -17,8 +17,8 @@ static __wasi_errno_t
 open_ro(__wasi_fd_t dir, const char *path, int follow)
 {
     __wasi_fd_t fd;
-    __wasi_errno_t e = raw_open(dir, path, follow ? __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW : 0, 0,
-                                R_READ, &fd);
+    __wasi_errno_t e =
+        raw_open(dir, path, follow ? __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW : 0, 0, R_READ, &fd);
     if (e == 0) {
         printf("opened %s: fd %u\n", path, fd);
         (void)__wasi_fd_close(fd);
@@ -30,8 +30,7 @@ static __wasi_errno_t
 stat_path(__wasi_fd_t dir, const char *path, int follow)
 {
     __wasi_filestat_t st;
-    return __wasi_path_filestat_get(dir, follow ? __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW : 0, path,
-                                    &st);
+    return __wasi_path_filestat_get(dir, follow ? __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW : 0, path, &st);
 }
 
 static void
@@ -149,8 +148,8 @@ guest_symlink_dangling(void)
     /* Creating a file through a dangling link that points outside must not create it. */
     CHECK(symlink("../outside/created.txt", "/rw/dangling") == 0);
     __wasi_fd_t fd;
-    CHECK_ERRNO(raw_open(RW_FD, "dangling", __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW,
-                         __WASI_OFLAGS_CREAT, R_WRITE, &fd),
+    CHECK_ERRNO(raw_open(RW_FD, "dangling", __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW, __WASI_OFLAGS_CREAT,
+                         R_WRITE, &fd),
                 NOTCAP);
     CHECK(open("/rw/dangling", O_CREAT | O_WRONLY, 0644) < 0);
     CHECK(symlink("../outside/newdir", "/rw/dangdir") == 0);
@@ -161,12 +160,12 @@ static void
 hardlink_out(void)
 {
     CHECK_ERRNO(__wasi_path_link(RW_FD, 0, "../outside/secret.txt", RW_FD, "stolen"), NOTCAP);
-    CHECK_ERRNO(__wasi_path_link(RW_FD, __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW, "abs_link", RW_FD,
-                                 "stolen"),
-                NOTCAP);
-    CHECK_ERRNO(__wasi_path_link(RW_FD, __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW, "rel_link", RW_FD,
-                                 "stolen"),
-                NOTCAP);
+    CHECK_ERRNO(
+        __wasi_path_link(RW_FD, __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW, "abs_link", RW_FD, "stolen"),
+        NOTCAP);
+    CHECK_ERRNO(
+        __wasi_path_link(RW_FD, __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW, "rel_link", RW_FD, "stolen"),
+        NOTCAP);
     CHECK_ERRNO(__wasi_path_link(RO_FD, 0, "hello.txt", RW_FD, "../outside/linked"), ROFS);
     CHECK(access("/rw/stolen", F_OK) < 0);
 }
@@ -208,9 +207,9 @@ times_out(void)
     CHECK_ERRNO(__wasi_path_filestat_set_times(RW_FD, 0, "rel_dir_link/secret.txt", 1, 1,
                                                __WASI_FSTFLAGS_MTIM),
                 NOTCAP);
-    CHECK_ERRNO(__wasi_path_filestat_set_times(RW_FD, 0, "rel_dir_link/", 1, 1,
-                                               __WASI_FSTFLAGS_MTIM),
-                NOTCAP);
+    CHECK_ERRNO(
+        __wasi_path_filestat_set_times(RW_FD, 0, "rel_dir_link/", 1, 1, __WASI_FSTFLAGS_MTIM),
+        NOTCAP);
     /* Without follow, the times of the link itself change (inside the mount). */
     CHECK_ERRNO(__wasi_path_filestat_set_times(RW_FD, 0, "abs_link", 1, 1, __WASI_FSTFLAGS_MTIM),
                 0);
@@ -317,8 +316,7 @@ fd_never_granted(void)
     for (__wasi_fd_t fd = 5; fd < 200; fd++) {
         CHECK_ERRNO(__wasi_fd_read(fd, &v, 1, &n), __WASI_ERRNO_BADF);
     }
-    CHECK_ERRNO(__wasi_fd_write(0xFFFFFFFF, (const __wasi_ciovec_t *)&v, 1, &n),
-                __WASI_ERRNO_BADF);
+    CHECK_ERRNO(__wasi_fd_write(0xFFFFFFFF, (const __wasi_ciovec_t *)&v, 1, &n), __WASI_ERRNO_BADF);
     CHECK_ERRNO(open_ro(77, "x", 0), __WASI_ERRNO_BADF);
     CHECK_ERRNO(open_ro(1, "x", 0), NOTCAP); // stdout is not a directory
     CHECK_ERRNO(__wasi_fd_close(1000), __WASI_ERRNO_BADF);
@@ -366,8 +364,7 @@ huge_iovec_count(void)
     static __wasi_ciovec_t v[4] = {{(const uint8_t *)"ab", 2}};
     CHECK_ERRNO(__wasi_fd_write(1, v, 0x7FFFFFFF, &n), __WASI_ERRNO_FAULT);
     CHECK_ERRNO(__wasi_fd_write(1, v, 0xFFFFFFFF, &n), __WASI_ERRNO_FAULT);
-    CHECK_ERRNO(__wasi_fd_read(0, (const __wasi_iovec_t *)v, 0x20000000, &n),
-                __WASI_ERRNO_FAULT);
+    CHECK_ERRNO(__wasi_fd_read(0, (const __wasi_iovec_t *)v, 0x20000000, &n), __WASI_ERRNO_FAULT);
     static __wasi_ciovec_t zeros[100000];
     CHECK_ERRNO(__wasi_fd_write(1, zeros, 100000, &n), 0);
     CHECK(n == 0);
@@ -421,16 +418,14 @@ oob_path_calls(void)
     __wasi_fd_t fd;
     __wasi_size_t n;
     /* The generated wrappers take C strings; call the imports with raw pointer + length. */
-    extern int32_t __imported_wasi_snapshot_preview1_path_open(int32_t, int32_t, int32_t, int32_t,
-                                                                int32_t, int64_t, int64_t,
-                                                                int32_t, int32_t)
+    extern int32_t __imported_wasi_snapshot_preview1_path_open(
+        int32_t, int32_t, int32_t, int32_t, int32_t, int64_t, int64_t, int32_t, int32_t)
         __attribute__((import_module("wasi_snapshot_preview1"), import_name("path_open")));
-    extern int32_t __imported_wasi_snapshot_preview1_path_create_directory(int32_t, int32_t,
-                                                                            int32_t)
-        __attribute__((import_module("wasi_snapshot_preview1"),
-                       import_name("path_create_directory")));
+    extern int32_t __imported_wasi_snapshot_preview1_path_create_directory(
+        int32_t, int32_t, int32_t) __attribute__((import_module("wasi_snapshot_preview1"),
+                                                  import_name("path_create_directory")));
     extern int32_t __imported_wasi_snapshot_preview1_path_symlink(int32_t, int32_t, int32_t,
-                                                                   int32_t, int32_t)
+                                                                  int32_t, int32_t)
         __attribute__((import_module("wasi_snapshot_preview1"), import_name("path_symlink")));
     CHECK_ERRNO(__imported_wasi_snapshot_preview1_path_open(RW_FD, 0, (int32_t)BAD, 8, 0, 0, 0, 0,
                                                             (int32_t)(uintptr_t)&fd),
@@ -463,10 +458,9 @@ path_garbage(void)
     memset(long_path, 'a', sizeof long_path - 1);
     long_path[sizeof long_path - 1] = '\0';
     CHECK_ERRNO(open_ro(RW_FD, long_path, 0), __WASI_ERRNO_NAMETOOLONG);
-    extern int32_t __imported_wasi_snapshot_preview1_path_create_directory(int32_t, int32_t,
-                                                                            int32_t)
-        __attribute__((import_module("wasi_snapshot_preview1"),
-                       import_name("path_create_directory")));
+    extern int32_t __imported_wasi_snapshot_preview1_path_create_directory(
+        int32_t, int32_t, int32_t) __attribute__((import_module("wasi_snapshot_preview1"),
+                                                  import_name("path_create_directory")));
     CHECK_ERRNO(__imported_wasi_snapshot_preview1_path_create_directory(
                     RW_FD, (int32_t)(uintptr_t) "ok\0../../x", 11),
                 __WASI_ERRNO_INVAL);
@@ -489,7 +483,7 @@ readdir_outside(void)
     CHECK_ERRNO(raw_open(RO_FD, "sub", 0, __WASI_OFLAGS_DIRECTORY,
                          R_READ | __WASI_RIGHTS_PATH_OPEN | __WASI_RIGHTS_PATH_FILESTAT_GET, &fd),
                 0);
-    CHECK_ERRNO(open_ro(fd, "inner.txt", 0), 0); // the descriptor works...
+    CHECK_ERRNO(open_ro(fd, "inner.txt", 0), 0);         // the descriptor works...
     CHECK_ERRNO(open_ro(fd, "../hello.txt", 0), NOTCAP); // ...but only beneath itself
     CHECK_ERRNO(stat_path(fd, "..", 0), NOTCAP);
 }

@@ -11,24 +11,24 @@
 
 static int check_failures __attribute__((unused));
 
-#define CHECK(cond)                                                                               \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            printf("FAIL %s:%d: %s (errno %d %s)\n", __FILE__, __LINE__, #cond, errno,            \
-                   strerror(errno));                                                              \
-            check_failures++;                                                                     \
-        }                                                                                         \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            printf("FAIL %s:%d: %s (errno %d %s)\n", __FILE__, __LINE__, #cond, errno,             \
+                   strerror(errno));                                                               \
+            check_failures++;                                                                      \
+        }                                                                                          \
     } while (0)
 
 /* Expects a raw WASI call to return errno `want`. */
-#define CHECK_ERRNO(call, want)                                                                   \
-    do {                                                                                          \
-        int got_ = (int)(call);                                                                   \
-        if (got_ != (int)(want)) {                                                                \
-            printf("FAIL %s:%d: %s returned %d, expected %d\n", __FILE__, __LINE__, #call, got_,  \
-                   (int)(want));                                                                  \
-            check_failures++;                                                                     \
-        }                                                                                         \
+#define CHECK_ERRNO(call, want)                                                                    \
+    do {                                                                                           \
+        int got_ = (int)(call);                                                                    \
+        if (got_ != (int)(want)) {                                                                 \
+            printf("FAIL %s:%d: %s returned %d, expected %d\n", __FILE__, __LINE__, #call, got_,   \
+                   (int)(want));                                                                   \
+            check_failures++;                                                                      \
+        }                                                                                          \
     } while (0)
 
 static inline int
@@ -52,8 +52,9 @@ raw_open(__wasi_fd_t dir, const char *path, __wasi_lookupflags_t follow, __wasi_
 
 #define RO_FD 3
 #define RW_FD 4
-#define R_READ  (__WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_SEEK | __WASI_RIGHTS_FD_TELL | \
-                 __WASI_RIGHTS_FD_FILESTAT_GET | __WASI_RIGHTS_FD_READDIR)
+#define R_READ                                                                                     \
+    (__WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_SEEK | __WASI_RIGHTS_FD_TELL |                       \
+     __WASI_RIGHTS_FD_FILESTAT_GET | __WASI_RIGHTS_FD_READDIR)
 #define R_WRITE (R_READ | __WASI_RIGHTS_FD_WRITE | __WASI_RIGHTS_FD_FILESTAT_SET_SIZE)
 
 #endif
