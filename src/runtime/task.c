@@ -543,7 +543,12 @@ make_wasi_config(const cap_task_runner *rt, const cap_task_spec *spec, const cha
     if (st != CAP_OK) {
         goto out;
     }
+    /* Captured output is host memory spent on the task: each stream gets at most a quarter of
+     * its ram, whatever the requested cap. */
     size_t lim = spec->output_limit ? spec->output_limit : CAP_WASI_DEFAULT_OUTPUT_LIMIT;
+    if (p->ram / 4 < lim) {
+        lim = (size_t)(p->ram / 4);
+    }
     cap_wasi_config_set_output_limit(c, lim, lim);
     cap_wasi_config_set_capture(c, true);
     if (spec->stream_fn) {
