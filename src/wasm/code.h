@@ -20,9 +20,8 @@
 
 /* Internal opcodes derived from the Wasm rows of opcodes.def, by kind (Y is the generator):
  * UN/UNT/LOAD/STORE give one op; BIN/BINT give NAME_ss (slot, slot) and NAME_si (slot,
- * immediate); CMP gives those two plus the fused compare-and-branch forms BRIF (jump if true),
- * BRIFNOT (jump if false) and their back-edge variants BRIFB, BRIFNOTB (which also check the
- * interrupt flag), each in _ss and _si form, in that order (see CAP_CMP_* below). */
+ * immediate); CMP gives those two plus the fused compare-and-branch forms BRIF (jump if true) and
+ * BRIFNOT (jump if false), each in _ss and _si form, in that order (see CAP_CMP_* below). */
 #define CAP_IOP_GEN_SPECIAL(Y, n)
 #define CAP_IOP_GEN_REINTERP(Y, n)
 #define CAP_IOP_GEN_UN(Y, n)    Y(n)
@@ -32,16 +31,13 @@
 #define CAP_IOP_GEN_BIN(Y, n)   Y(n##_ss) Y(n##_si)
 #define CAP_IOP_GEN_BINT(Y, n)  Y(n##_ss) Y(n##_si)
 #define CAP_IOP_GEN_CMP(Y, n)                                                                      \
-    Y(n##_ss)                                                                                      \
-    Y(n##_si) Y(BRIF_##n##_ss) Y(BRIF_##n##_si) Y(BRIFNOT_##n##_ss) Y(BRIFNOT_##n##_si)            \
-        Y(BRIFB_##n##_ss) Y(BRIFB_##n##_si) Y(BRIFNOTB_##n##_ss) Y(BRIFNOTB_##n##_si)
+    Y(n##_ss) Y(n##_si) Y(BRIF_##n##_ss) Y(BRIF_##n##_si) Y(BRIFNOT_##n##_ss) Y(BRIFNOT_##n##_si)
 
 /* Offsets of the CMP variants from the NAME_ss op. */
 enum {
     CAP_CMP_SI = 1,      // + this for the immediate form of any of the groups below
     CAP_CMP_BRIF = 2,    // jump when the comparison holds
     CAP_CMP_BRIFNOT = 4, // jump when it does not
-    CAP_CMP_BACK = 4,    // + this for the back-edge (loop) form of BRIF / BRIFNOT
 };
 
 /* Hand-written internal ops, with their operand words. */
@@ -52,15 +48,10 @@ enum {
     Y(CONST32)       /* dst imm: slot = zero-extended 32-bit immediate */               \
     Y(CONST64)       /* dst lo hi: slot = 64-bit immediate */                           \
     Y(BR)            /* rel cost: jump, charging the target chain */                    \
-    Y(BR_BACK)       /* rel cost: as BR, to a loop header (checks interrupt) */         \
     Y(BRIF32)        /* c rel tcost fcost: jump if i32 c != 0 */                        \
     Y(BRIFNOT32)     /* c rel tcost fcost: jump if i32 c == 0 */                        \
     Y(BRIF64)        /* c rel tcost fcost: jump if i64 c != 0 */                        \
     Y(BRIFNOT64)     /* c rel tcost fcost: jump if i64 c == 0 */                        \
-    Y(BRIF32_BACK)   /* back-edge forms of the four above */                            \
-    Y(BRIFNOT32_BACK)                                                                   \
-    Y(BRIF64_BACK)                                                                      \
-    Y(BRIFNOT64_BACK)                                                                   \
     Y(BR_TABLE)      /* i n (rel cost)*(n+1): jump to entry min(i, n) */                \
     Y(RETURN)        /* results already in slots 0..: pop the frame */                  \
     Y(RET1)          /* src: slot 0 = src, then RETURN */                               \

@@ -632,7 +632,7 @@ emit_br(comp *c, ctl *L)
     const uint8_t *types;
     uint32_t n = label_arity(L, &types);
     emit_label_copies(c, n, slot(c, L->height));
-    uint32_t at = emit_op(c, L->kind == C_LOOP ? CAP_IOP_BR_BACK : CAP_IOP_BR);
+    uint32_t at = emit_op(c, CAP_IOP_BR);
     emit_target(c, at, L);
 }
 
@@ -937,21 +937,19 @@ take_cmp(comp *c)
 }
 
 /* Emits a conditional jump on the popped condition `cond` (at position pos) to be completed by
- * emit_target: jumps when the condition is true (when_true) or false. `back`: to a loop
- * header. `fused`: the compare was taken by take_cmp. Returns the op start. */
+ * emit_target: jumps when the condition is true (when_true) or false. `fused`: the compare was
+ * taken by take_cmp. Returns the op start. */
 static uint32_t
-emit_cond(comp *c, bool fused, entry *cond, uint32_t pos, bool when_true, bool back)
+emit_cond(comp *c, bool fused, entry *cond, uint32_t pos, bool when_true)
 {
     if (fused && c->lc.eqz) {
         /* eqz x is true when x == 0: jump-if-true becomes jump-if-zero. */
         bool is64 = c->lc.eqz == 64;
         uint32_t op;
         if (when_true) {
-            op = is64 ? (back ? CAP_IOP_BRIFNOT64_BACK : CAP_IOP_BRIFNOT64)
-                      : (back ? CAP_IOP_BRIFNOT32_BACK : CAP_IOP_BRIFNOT32);
+            op = is64 ? CAP_IOP_BRIFNOT64 : CAP_IOP_BRIFNOT32;
         } else {
-            op = is64 ? (back ? CAP_IOP_BRIF64_BACK : CAP_IOP_BRIF64)
-                      : (back ? CAP_IOP_BRIF32_BACK : CAP_IOP_BRIF32);
+            op = is64 ? CAP_IOP_BRIF64 : CAP_IOP_BRIF32;
         }
         uint32_t a = c->lc.a;
         uint32_t at = emit_op(c, op);
@@ -960,7 +958,7 @@ emit_cond(comp *c, bool fused, entry *cond, uint32_t pos, bool when_true, bool b
     }
     if (fused) {
         uint32_t op = c->lc.iop + (when_true ? CAP_CMP_BRIF : CAP_CMP_BRIFNOT) +
-                      (back ? CAP_CMP_BACK : 0) + (c->lc.nimm ? CAP_CMP_SI : 0);
+                      (c->lc.nimm ? CAP_CMP_SI : 0);
         uint32_t a = c->lc.a, nimm = c->lc.nimm, b0 = c->lc.b[0], b1 = c->lc.b[1];
         uint32_t at = emit_op(c, op);
         emit(c, a);
@@ -971,8 +969,7 @@ emit_cond(comp *c, bool fused, entry *cond, uint32_t pos, bool when_true, bool b
         return at;
     }
     uint32_t s = src_slot(c, cond, pos);
-    uint32_t op = when_true ? (back ? CAP_IOP_BRIF32_BACK : CAP_IOP_BRIF32)
-                            : (back ? CAP_IOP_BRIFNOT32_BACK : CAP_IOP_BRIFNOT32);
+    uint32_t op = when_true ? CAP_IOP_BRIF32 : CAP_IOP_BRIFNOT32;
     uint32_t at = emit_op(c, op);
     emit(c, s);
     return at;
@@ -1010,7 +1007,7 @@ op_br_if(comp *c)
     }
     add_cost(c, 1);
     if (in_place(c, L, n)) {
-        uint32_t at = emit_cond(c, fused, &cond, cpos, true, L->kind == C_LOOP);
+        uint32_t at = emit_cond(c, fused, &cond, cpos, true);
         emit_target(c, at, L);
         uint32_t fcost = c->clen;
         emit(c, 0);
@@ -1019,7 +1016,7 @@ op_br_if(comp *c)
         return CAP_OK;
     }
     /* Values must move: jump over the moves when the condition is false. */
-    uint32_t at = emit_cond(c, fused, &cond, cpos, false, false);
+    uint32_t at = emit_cond(c, fused, &cond, cpos, false);
     uint32_t rel_loc = c->clen;
     emit(c, 0);
     uint32_t tcost = c->clen;
@@ -1578,7 +1575,7 @@ compile_body(comp *c, uint32_t func_index, cap_func_def *def)
             if (lv) {
                 add_cost(c, 1);
                 materialise_all(c);
-                at = emit_cond(c, fused, &cond, pos, false, false);
+                at = emit_cond(c, fused, &cond, pos, false);
                 rel_loc = c->clen;
                 emit(c, 0);
                 emit(c, 0);

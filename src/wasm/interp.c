@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The interpreter: runs the internal code of code.h with direct-threaded dispatch (computed
- * goto), frames on a per-store value stack (never on the host C stack), fuel charged per chain
- * and kept in a register, and the interrupt flag checked at loop back-edges and function entry. */
+ * goto), frames on a per-store value stack (never on the host C stack), and fuel charged per
+ * chain from a register that holds a slice of it (refilling it is where the interrupt flag is
+ * checked, so the hot paths test nothing else). */
 #include "util/alloc.h"
 #include "wasm/code.h"
 #include "wasm/runtime.h"
@@ -422,31 +423,34 @@ sat_i64_u(double a)
         DISPATCH();                                                                                \
     } while (0)
 
-/* Charges n units for the chain being entered; traps (charging nothing) when not enough is
- * left, so fuel_consumed never exceeds the limit. */
+/* Charges n units for the chain being entered. The register `fuel` holds at most a slice of
+ * the fuel left (the rest is banked); when a charge does not fit, the cold path checks the
+ * interrupt flag, then refills the register from the bank, or traps (charging nothing) when
+ * the whole chain cannot be paid, so fuel_consumed never exceeds the limit. Every loop
+ * iteration and call charges at least 1, so the interrupt flag is seen within a slice. */
 #define CHARGE(n)                                                                                  \
     do {                                                                                           \
         int64_t c_ = (int64_t)(n);                                                                 \
-        fuel -= c_;                                                                                \
-        if (UNLIKELY(fuel < 0)) {                                                                  \
-            fuel += c_;                                                                            \
-            goto out_of_fuel;                                                                      \
+        if (UNLIKELY(fuel < c_)) {                                                                 \
+            if (INTERRUPTED()) {                                                                   \
+                goto interrupted;                                                                  \
+            }                                                                                      \
+            int64_t total_ = fuel + bank;                                                          \
+            if (total_ < c_) {                                                                     \
+                goto out_of_fuel;                                                                  \
+            }                                                                                      \
+            fuel = total_ < FUEL_SLICE ? total_ : FUEL_SLICE;                                      \
+            fuel = fuel < c_ ? c_ : fuel;                                                          \
+            bank = total_ - fuel;                                                                  \
         }                                                                                          \
+        fuel -= c_;                                                                                \
     } while (0)
+#define FUEL_SLICE    ((int64_t)1 << 16)
 #define INTERRUPTED() UNLIKELY(atomic_load_explicit(&store->interrupt, memory_order_relaxed))
 /* Conditional-branch tails: k is the index of the rel word; tcost and fcost follow it. */
 #define TAKE(k)                                                                                    \
     do {                                                                                           \
         CHARGE(ip[(k) + 1]);                                                                       \
-        ip += (int32_t)ip[k];                                                                      \
-        DISPATCH();                                                                                \
-    } while (0)
-#define TAKE_BACK(k)                                                                               \
-    do {                                                                                           \
-        CHARGE(ip[(k) + 1]);                                                                       \
-        if (INTERRUPTED()) {                                                                       \
-            goto interrupted;                                                                      \
-        }                                                                                          \
         ip += (int32_t)ip[k];                                                                      \
         DISPATCH();                                                                                \
     } while (0)
@@ -508,9 +512,7 @@ sat_i64_u(double a)
 #define GEN_CMP(n, ta, tb, tr, e)                                                                  \
     GEN_BIN(n, ta, tb, tr, e)                                                                      \
     GEN_BR1(op_BRIF_##n, ta, tb, e, IS_TRUE, TAKE)                                                 \
-    GEN_BR1(op_BRIFNOT_##n, ta, tb, e, IS_FALSE, TAKE)                                             \
-    GEN_BR1(op_BRIFB_##n, ta, tb, e, IS_TRUE, TAKE_BACK)                                           \
-    GEN_BR1(op_BRIFNOTB_##n, ta, tb, e, IS_FALSE, TAKE_BACK)
+    GEN_BR1(op_BRIFNOT_##n, ta, tb, e, IS_FALSE, TAKE)
 #define GEN_LOAD(n, ta, tb, tr, memt)                                                              \
     op_##n:                                                                                        \
     {                                                                                              \
@@ -590,8 +592,10 @@ run(cap_store_t *store, struct cap_vm_state *vm, cap_func_t *entry, size_t base,
     uint8_t *mbase = NULL;
     uint64_t msize = 0;
     uint64_t fc0;
-    int64_t fuel = fuel_load(store, &fc0);
-    int64_t ff0 = fuel;
+    int64_t fuel, bank, ff0;
+    ff0 = fuel_load(store, &fc0);
+    fuel = 0; // the first charge refills from the bank (and checks the interrupt flag)
+    bank = ff0;
     uint32_t max_depth = store->max_call_depth ? store->max_call_depth : CAP_DEFAULT_CALL_DEPTH;
     cap_trap tr = CAP_TRAP_NONE;
     bool refund = true;
@@ -600,7 +604,7 @@ run(cap_store_t *store, struct cap_vm_state *vm, cap_func_t *entry, size_t base,
     uint32_t cbase;
     const uint32_t *ret;
 
-#define FUEL_SAVE() (store->fuel_consumed = fc0 + (uint64_t)(ff0 - fuel))
+#define FUEL_SAVE() (store->fuel_consumed = fc0 + (uint64_t)(ff0 - (fuel + bank)))
 #define RELOAD_MEM()                                                                               \
     do {                                                                                           \
         if (mem0) {                                                                                \
@@ -661,9 +665,6 @@ enter : {
     }
     ip = code->code + 1;
     CHARGE(1 + (int64_t)code->code[0]);
-    if (INTERRUPTED()) {
-        goto interrupted;
-    }
     DISPATCH();
 }
 
@@ -695,8 +696,9 @@ call_host : {
         return st;
     }
     memcpy(fp + cbase, vm->stack + tmp, (size_t)ty->nresults * sizeof(cap_slot_t));
-    fuel = fuel_load(store, &fc0);
-    ff0 = fuel;
+    ff0 = fuel_load(store, &fc0);
+    fuel = 0;
+    bank = ff0;
     RELOAD_MEM();
     ip = ret;
     CHARGE(ip[-1]);
@@ -723,13 +725,6 @@ op_BR:
     CHARGE(ip[2]);
     ip += (int32_t)ip[1];
     DISPATCH();
-op_BR_BACK:
-    CHARGE(ip[2]);
-    if (INTERRUPTED()) {
-        goto interrupted;
-    }
-    ip += (int32_t)ip[1];
-    DISPATCH();
 op_BRIF32:
     if ((uint32_t)fp[ip[1]]) {
         TAKE(2);
@@ -750,26 +745,6 @@ op_BRIFNOT64:
         TAKE(2);
     }
     FALL(2);
-op_BRIF32_BACK:
-    if ((uint32_t)fp[ip[1]]) {
-        TAKE_BACK(2);
-    }
-    FALL(2);
-op_BRIFNOT32_BACK:
-    if (!(uint32_t)fp[ip[1]]) {
-        TAKE_BACK(2);
-    }
-    FALL(2);
-op_BRIF64_BACK:
-    if (fp[ip[1]]) {
-        TAKE_BACK(2);
-    }
-    FALL(2);
-op_BRIFNOT64_BACK:
-    if (!fp[ip[1]]) {
-        TAKE_BACK(2);
-    }
-    FALL(2);
 op_BR_TABLE : {
     uint32_t i = (uint32_t)fp[ip[1]];
     if (i > ip[2]) {
@@ -777,9 +752,6 @@ op_BR_TABLE : {
     }
     const uint32_t *e = ip + 3 + 2 * (size_t)i;
     CHARGE(e[1]);
-    if (INTERRUPTED()) {
-        goto interrupted;
-    }
     ip += (int32_t)e[0];
     DISPATCH();
 }
