@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+// Maps positions in the bundled module back to the user's source files (module
+// "capsule:sourcemap"), so an exception's stack names main.ts and its line. The bundler writes
+// BUNDLE.map next to the bundle (source map v3, its `sources` relative to the project); it is
+// read and decoded only when a stack is formatted.
+const N = globalThis[Symbol.for('capsule.native')];
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const cache = new Map(); // bundle path -> { sources, lines } | null
+
+function decodeVLQ(s, pos, out) {
+    let value = 0, shift = 0, i = pos;
+    for (;;) {
+        const d = B64.indexOf(s[i++]);
+        if (d < 0) throw new Error('bad VLQ');
+        value += (d & 31) << shift;
+        shift += 5;
+        if (!(d & 32)) break;
+    }
+    out.push(value & 1 ? -(value >>> 1) : value >>> 1);
+    return i;
+}
+
+// Decodes the mappings into per-generated-line arrays of [genCol, src, line, col] (0-based).
+function decode(map) {
+    const lines = [];
+    let src = 0, line = 0, col = 0;
+    for (const text of map.mappings.split(';')) {
+        const segs = [];
+        let genCol = 0;
+        if (text) {
+            for (const seg of text.split(',')) {
+                if (!seg) continue;
+                const f = [];
+                let p = 0;
+                while (p < seg.length) p = decodeVLQ(seg, p, f);
+                genCol += f[0];
+                if (f.length >= 4) {
+                    src += f[1]; line += f[2]; col += f[3];
+                    segs.push([genCol, src, line, col]);
+                }
+            }
+        }
+        lines.push(segs);
+    }
+    return { sources: map.sources || [], lines };
+}
+
+function load(bundle) {
+    if (cache.has(bundle)) return cache.get(bundle);
+    let m = null;
+    try {
+        const bytes = N.readFile(`${bundle}.map`);
+        m = decode(JSON.parse(N.utf8Decode(bytes, false)));
+    } catch {
+        m = null;
+    }
+    cache.set(bundle, m);
+    return m;
+}
+
+/** The original [source, line, column] (1-based) of a position in the bundle, or null. */
+export function originalPosition(bundle, line, column) {
+    const m = load(bundle);
+    if (!m || line < 1 || line > m.lines.length) return null;
+    const segs = m.lines[line - 1];
+    let best = null;
+    for (const s of segs) {
+        if (s[0] <= column - 1) best = s;
+        else break;
+    }
+    if (!best && segs.length) best = segs[0];
+    if (!best) return null;
+    return [m.sources[best[1]] || '?', best[2] + 1, best[3] + 1];
+}
+
+/** Rewrites "BUNDLE:LINE:COL" (and "BUNDLE:LINE") in a stack to the original positions. */
+export function mapStack(stack, bundle) {
+    if (!bundle || !stack.includes(bundle)) return stack;
+    const esc = bundle.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    return stack.replace(new RegExp(`${esc}:(\\d+)(?::(\\d+))?`, 'g'), (all, l, c) => {
+        const p = originalPosition(bundle, Number(l), c ? Number(c) : 1);
+        return p ? `${p[0]}:${p[1]}${c ? `:${p[2]}` : ''}` : all;
+    });
+}
