@@ -69,6 +69,7 @@ median_ms() {
 }
 
 echo "Task start-up, median of $RUNS process runs (wall ms):"
+printf '  %-48s %8s\n' "/bin/true (process start-up on this machine)" "$(median_ms /bin/true)"
 printf '  %-48s %8s\n' "bare engine process (capsule-bench, 1 call)" "$(median_ms "$BENCH" --iters 1 bare.wasm)"
 printf '  %-48s %8s\n' "capsule exec hello.wasm (WASI command)" "$(median_ms "$CAPSULE" exec hello.wasm)"
 printf '  %-48s %8s\n' "capsule run --no-journal task.wasm" "$(median_ms "$CAPSULE" run --no-journal task.wasm)"
