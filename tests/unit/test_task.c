@@ -370,6 +370,55 @@ test_task_sha256_vectors(void **state)
     assert_int_equal(h[31], 0xd0);
 }
 
+/* Fails each allocation of a run in turn (SQLite-style fault injection): every failure must end
+ * as an envelope or CAP_ERR_NOMEM, never a crash or a leak. No journal: SQLite allocates outside
+ * cap_alloc. */
+static void
+test_task_allocation_failure_walk(void **state)
+{
+    (void)state;
+    cap_task_runner *rt = NULL;
+    cap_error_t err;
+    cap_policy_t eff;
+    memset(&eff, 0, sizeof eff);
+    assert_int_equal(cap_task_runner_new(NULL, NULL, &rt, &err), CAP_OK);
+    assert_int_equal(cap_policy_resolve_into(&eff, NULL, NULL, &err), CAP_OK);
+    cap_task_spec spec;
+    cap_task_spec_init(&spec);
+    spec.policy = &eff;
+    bool clean = false;
+    unsigned failed_runs = 0;
+    for (uint64_t n = 1; n < 100000 && !clean; n++) {
+        cap_cached_module *m = NULL;
+        /* A fresh module each time, so that decoding and compiling are walked too. */
+        cap_module_cache *cache = NULL;
+        assert_int_equal(cap_module_cache_new(&cache, &err), CAP_OK);
+        cap_alloc_fail_after(n);
+        cap_status st = cap_module_cache_load_bytes(cache, ok_wasm, sizeof ok_wasm, &m, &err);
+        cap_task_result r;
+        cap_task_result_init(&r);
+        if (st == CAP_OK) {
+            spec.module = m;
+            st = cap_task_run(rt, &spec, &r, &err);
+        }
+        uint64_t used = cap_alloc_count();
+        cap_alloc_fail_after(0);
+        clean = st == CAP_OK && r.success && used < n;
+        if (!clean) {
+            failed_runs++;
+            assert_true(st == CAP_OK || st == CAP_ERR_NOMEM);
+            assert_true(st != CAP_OK || !r.success || used >= n);
+        }
+        cap_task_result_clear(&r);
+        cap_module_cache_release(m);
+        cap_module_cache_free(cache);
+    }
+    assert_true(clean);
+    assert_true(failed_runs > 10);
+    cap_policy_clear(&eff);
+    cap_task_runner_free(rt);
+}
+
 int
 main(void)
 {
@@ -380,6 +429,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_task_thousand_runs_no_leak, setup, teardown),
         cmocka_unit_test_setup_teardown(test_task_threads_share_cache, setup, teardown),
         cmocka_unit_test(test_task_sha256_vectors),
+        cmocka_unit_test(test_task_allocation_failure_walk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
