@@ -367,7 +367,9 @@ run_attempt(cap_task_ctx *ctx, const cap_wasi_config_t *wcfg, cap_task_result *r
     }
     ctx->store = store;
     cap_store_set_fuel(store, eff->fuel);
-    cap_store_set_memory_limit(store, eff->ram);
+    /* The store reads a cap of 0 as "no cap"; a task left with no ram (a sub-task of a parent
+     * that uses all of its own) must get none, not all. */
+    cap_store_set_memory_limit(store, eff->ram ? eff->ram : 1);
     cap_store_set_data(store, ctx);
     if ((st = cap_wasi_new(store, wcfg, &wasi, &e)) != CAP_OK ||
         (st = cap_linker_new(&linker, &e)) != CAP_OK ||
