@@ -313,6 +313,13 @@ def case_subtask_clipping():
     check(pol["timeout"].endswith("ms") or pol["timeout"] in ("20s", "19s"), "timeout", pol)
     check(env["result"][1]["result"]["allocated_mb"] < 16, "child ram beyond the parent's",
           env["result"][1])
+    # A parent that uses all of its ram leaves none to a child, however much it asks for.
+    env = run_json("--task", "hog_then_child", "--ram", "8MB", TASK)
+    check(env["success"], "hog_then_child failed", env)
+    # (The parent has no memory left for the response either: the call says ENOMEM.)
+    check(env["stdout"] == "ENOMEM\n", "the response needs ram the parent no longer has", env)
+    rows = child_rows(env["task_id"])
+    check(len(rows) == 1 and rows[0]["error_type"] == "memory_limit", "child with no ram", rows)
     # A child that spins with HIGH compute is stopped within what the parent had left, and the
     # parent cannot outspend its own compute through it.
     env = parent([{"task_name": "spin", "policy": {"compute": "HIGH"}}], "--compute", "20000000",

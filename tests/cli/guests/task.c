@@ -265,6 +265,15 @@ main(void)
         }
         snprintf(out, sizeof out, "{\"result\": {\"ran\": %d, \"denied\": %d}}", n, denied);
         capsule_result(out);
+    } else if (strcmp(name, "hog_then_child") == 0) {
+        /* Uses all of its ram, then asks for a sub-task with plenty: the child gets none. */
+        char *p;
+        while ((p = malloc(1 << 16)) != NULL) {
+            bomb_keep = p; // a visible use: the allocations cannot be elided
+        }
+        int32_t e;
+        char *env = capsule_call("{\"task_name\": \"bomb\", \"policy\": {\"ram\": \"1GB\"}}", &e);
+        printf("%s\n", env ? env : e == CAPSULE_ENOMEM ? "ENOMEM" : "other error");
     } else if (strcmp(name, "noop") == 0) {
         capsule_result("{\"result\": null}");
     } else {
