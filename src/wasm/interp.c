@@ -42,7 +42,7 @@ cap_vm_state_free(struct cap_vm_state *vm)
 static bool
 vm_reserve(struct cap_vm_state *vm, size_t need)
 {
-    if (need <= vm->cap) {
+    if (vm->stack && need <= vm->cap) {
         return true;
     }
     if (need > VM_MAX_SLOTS) {
