@@ -40,7 +40,7 @@ KEY_INPUTS=(
     "$ROOT/scripts/build-quickjs.sh" "$ROOT/scripts/lib/guest-build.sh"
     "$ROOT/include/capsule_guest.h"
     "$GUEST/embed.c" "$GUEST/prelude.js" "$GUEST/capsule.js" "$GUEST/fs.js" "$GUEST/runner.js"
-    "$GUEST/sourcemap.js"
+    "$GUEST/sourcemap.js" "$GUEST/jsc.c"
 )
 input_hash() { cat "${KEY_INPUTS[@]}" | sha256sum | cut -c1-16; }
 SRC_VERSION_FILE=$CACHE/src-version
@@ -82,7 +82,7 @@ CC=(clang-19 --target=wasm32-wasi "--sysroot=$SYSROOT")
 CFLAGS=(-O2 -mcpu=mvp -D_GNU_SOURCE "-DCONFIG_VERSION=\"${QVER%%-*}\"" -Wno-error=int-conversion)
 
 # ---- the engine objects: rebuilt only when the source version or the flags change (~40 s)
-ENG=$CACHE/engine-$(printf '%s\n' "$QVER" "${CFLAGS[*]}" "$(clang-19 --version | head -n1)" |
+ENG=$CACHE/engine-$(printf '%s\n' layout-2 "$QVER" "${CFLAGS[*]}" "$(clang-19 --version | head -n1)" |
     sha256sum | cut -c1-12)
 ENGINE_OBJS=("$ENG"/quickjs.o "$ENG"/libregexp.o "$ENG"/libunicode.o "$ENG"/cutils.o "$ENG"/dtoa.o)
 if [ ! -f "$ENG/.done" ]; then
@@ -97,8 +97,17 @@ if [ ! -f "$ENG/.done" ]; then
     sed -i 's|^#define CONFIG_ATOMICS$|/* Capsule: no CONFIG_ATOMICS (no pthreads in wasi-libc) */|' \
         "$ENG/src/quickjs.c"
     grep -q '^#define CONFIG_ATOMICS' "$ENG/src/quickjs.c" && die "could not drop CONFIG_ATOMICS"
-    gb_log "compiling QuickJS (quickjs.c libregexp.c libunicode.c cutils.c dtoa.c), clang-19 -mcpu=mvp"
+    gb_log "compiling QuickJS (quickjs.c libregexp.c libunicode.c cutils.c dtoa.c): wasm32 with" \
+        "clang-19 -mcpu=mvp, and natively for jsc"
+    mkdir -p "$ENG/native"
     pids=()
+    # The same engine for the build machine: jsc (guest/js/jsc.c) compiles our JavaScript to
+    # bytecode with it. Native, so no WebAssembly runtime is needed at build time.
+    for f in quickjs libregexp libunicode cutils dtoa; do
+        cc -O2 -D_GNU_SOURCE "-DCONFIG_VERSION=\"${QVER%%-*}\"" -I"$QSRC" -w \
+            -c "$ENG/src/$f.c" -o "$ENG/native/$f.o" 2>"$ENG/native-$f.log" &
+        pids+=($!)
+    done
     for f in quickjs libregexp libunicode cutils dtoa; do
         # malloc.h: quickjs.c calls malloc_usable_size, which wasi-libc declares there.
         "${CC[@]}" "${CFLAGS[@]}" -I"$ENG/stub-include" -I"$QSRC" -include malloc.h -w \
@@ -117,10 +126,19 @@ fi
 # ---- our embedding program (both forms), linked with the engine
 BLD=$CACHE/obj
 rm -rf "$BLD"
-mkdir -p "$BLD"
+mkdir -p "$BLD/bc"
+cc -O2 -std=gnu11 -Wall -Wextra -isystem "$QSRC" -o "$BLD/jsc" "$GUEST/jsc.c" "$ENG"/native/*.o \
+    -lm -lpthread || die "building jsc failed"
+gb_log "compiling the runtime's JavaScript to bytecode (jsc)"
+"$BLD/jsc" "$BLD/bc/prelude.bc" capsule:prelude "$GUEST/prelude.js" script || die "jsc prelude.js"
+# FILE:MODULE_NAME (the name the module loader asks for; embed.c lists the same names).
+for m in capsule:capsule runner:capsule:runner sourcemap:capsule:sourcemap fs:fs; do
+    "$BLD/jsc" "$BLD/bc/${m%%:*}.bc" "${m#*:}" "$GUEST/${m%%:*}.js" module || die "jsc ${m%%:*}.js"
+done
 gb_log "compiling guest/js/embed.c (reactor and command forms)"
 # quickjs.h as a system header: its inline functions are not ours to warn about.
-EMBED_FLAGS=(-std=gnu11 -Wall -Wextra -Wno-c23-extensions -I"$ROOT/include" -isystem "$QSRC")
+EMBED_FLAGS=(-std=gnu11 -Wall -Wextra -Wno-c23-extensions -I"$ROOT/include" -isystem "$QSRC"
+             --embed-dir="$BLD/bc")
 pids=()
 "${CC[@]}" "${CFLAGS[@]}" "${EMBED_FLAGS[@]}" -c "$GUEST/embed.c" -o "$BLD/embed-reactor.o" \
     2>"$BLD/embed-reactor.log" &
@@ -145,13 +163,19 @@ gb_log "linking qjs-capsule.wasm (reactor) and qjs.wasm (command)"
 
 # Debian's compiler-rt carries a target_features section naming post-MVP features; binaryen
 # trusts it, so strip it before optimising (TOOLCHAIN.md).
+# CAPSULE_JS_WASM_OPT=0 skips the -O2 pass (~30 s, ~4 % smaller) while iterating.
 gb_log "wasm-opt --strip-target-features, then -O2"
 mkdir -p "$OUT"
 for w in qjs-capsule qjs; do
     wasm-opt --strip-target-features "$BLD/$w.wasm" -o "$BLD/$w.stripped.wasm"
-    wasm-opt --mvp-features -O2 "$BLD/$w.stripped.wasm" -o "$BLD/$w.opt.wasm"
-    mv "$BLD/$w.opt.wasm" "$OUT/$w.wasm"
+    if [ "${CAPSULE_JS_WASM_OPT:-1}" = 1 ]; then
+        wasm-opt --mvp-features -O2 "$BLD/$w.stripped.wasm" -o "$BLD/$w.opt.wasm" &
+    else
+        cp "$BLD/$w.stripped.wasm" "$BLD/$w.opt.wasm"
+    fi
 done
+wait
+for w in qjs-capsule qjs; do mv "$BLD/$w.opt.wasm" "$OUT/$w.wasm"; done
 cp "$QSRC/LICENSE" "$OUT/LICENSE.quickjs"
 want_key >"$OUT/.key"
 install_bundler

@@ -5,8 +5,8 @@
  *
  * The C side is small on purpose: it owns the event loop (jobs and timers, which sleep through
  * WASI poll_oneoff so the host's deadline holds), and exposes a handful of native functions to
- * the JavaScript runtime (prelude.js, capsule.js, fs.js, runner.js, compiled into the binary
- * with #embed), which builds the web and Node-like globals and the `capsule` package on them.
+ * the JavaScript runtime (prelude.js, capsule.js, fs.js, runner.js, sourcemap.js: compiled to
+ * bytecode at build time by jsc.c and put into the binary with #embed), which builds the web and Node-like globals and the `capsule` package on them.
  *
  * Reactor exports (besides memory and _initialize):
  *   capsule_init()  create the runtime and evaluate the user's bundle (WASI argv[1] when it is an
@@ -34,21 +34,23 @@
  * "Maximum call stack size exceeded". */
 #define JS_STACK_LIMIT (768 * 1024)
 
-static const char prelude_src[] = {
-#embed "prelude.js"
-    , 0};
-static const char capsule_src[] = {
-#embed "capsule.js"
-    , 0};
-static const char fs_src[] = {
-#embed "fs.js"
-    , 0};
-static const char runner_src[] = {
-#embed "runner.js"
-    , 0};
-static const char sourcemap_src[] = {
-#embed "sourcemap.js"
-    , 0};
+/* The runtime's JavaScript, compiled to QuickJS bytecode at build time by jsc (jsc.c); the
+ * build script points --embed-dir at the .bc files. */
+static const uint8_t prelude_bc[] = {
+#embed <prelude.bc>
+};
+static const uint8_t capsule_bc[] = {
+#embed <capsule.bc>
+};
+static const uint8_t fs_bc[] = {
+#embed <fs.bc>
+};
+static const uint8_t runner_bc[] = {
+#embed <runner.bc>
+};
+static const uint8_t sourcemap_bc[] = {
+#embed <sourcemap.bc>
+};
 
 /* ------------------------------------------------------------------ state */
 
@@ -945,16 +947,36 @@ static const char fs_promises_src[] =
 
 static const struct {
     const char *name;
+    const uint8_t *bc; /* bytecode, or NULL for src */
+    size_t bc_len;
     const char *src;
 } builtin_modules[] = {
-    {"capsule", capsule_src},
-    {"capsule:runner", runner_src},
-    {"capsule:sourcemap", sourcemap_src},
-    {"fs", fs_src},
-    {"node:fs", node_fs_src},
-    {"fs/promises", fs_promises_src},
-    {"node:fs/promises", fs_promises_src},
+    {"capsule", capsule_bc, sizeof capsule_bc, NULL},
+    {"capsule:runner", runner_bc, sizeof runner_bc, NULL},
+    {"capsule:sourcemap", sourcemap_bc, sizeof sourcemap_bc, NULL},
+    {"fs", fs_bc, sizeof fs_bc, NULL},
+    {"node:fs", NULL, 0, node_fs_src},
+    {"fs/promises", NULL, 0, fs_promises_src},
+    {"node:fs/promises", NULL, 0, fs_promises_src},
 };
+
+/* A module from build-time bytecode (static, so QuickJS may keep pointing into it). */
+static JSModuleDef *
+read_module(JSContext *c, const uint8_t *bc, size_t len)
+{
+    JSValue m = JS_ReadObject(c, bc, len, JS_READ_OBJ_BYTECODE | JS_READ_OBJ_ROM_DATA);
+    if (JS_IsException(m)) {
+        return NULL;
+    }
+    if (JS_VALUE_GET_TAG(m) != JS_TAG_MODULE) {
+        JS_FreeValue(c, m);
+        JS_ThrowInternalError(c, "built-in bytecode is not a module");
+        return NULL;
+    }
+    JSModuleDef *def = JS_VALUE_GET_PTR(m);
+    JS_FreeValue(c, m);
+    return def;
+}
 
 static JSModuleDef *
 compile_module(JSContext *c, const char *name, const char *src, size_t len)
@@ -1018,6 +1040,9 @@ module_loader(JSContext *c, const char *name, void *opaque)
     (void)opaque;
     for (size_t i = 0; i < sizeof builtin_modules / sizeof builtin_modules[0]; i++) {
         if (!strcmp(name, builtin_modules[i].name)) {
+            if (builtin_modules[i].bc) {
+                return read_module(c, builtin_modules[i].bc, builtin_modules[i].bc_len);
+            }
             return compile_module(c, name, builtin_modules[i].src,
                                   strlen(builtin_modules[i].src));
         }
@@ -1102,8 +1127,11 @@ start_runtime(void)
 #endif
     JS_SetPropertyStr(ctx, global, "__capsule_native", native);
     JS_FreeValue(ctx, global);
-    JSValue r = JS_Eval(ctx, prelude_src, sizeof prelude_src - 1, "capsule:prelude",
-                        JS_EVAL_TYPE_GLOBAL);
+    JSValue r = JS_ReadObject(ctx, prelude_bc, sizeof prelude_bc,
+                              JS_READ_OBJ_BYTECODE | JS_READ_OBJ_ROM_DATA);
+    if (!JS_IsException(r)) {
+        r = JS_EvalFunction(ctx, r);
+    }
     if (JS_IsException(r)) {
         dump_exception("prelude: ");
         init_error = strdup("the JavaScript prelude failed (see stderr)");
@@ -1308,6 +1336,17 @@ main(int argc, char **argv)
     run_loop(JS_UNDEFINED);
     if (saw_uncaught && code == 0) {
         code = 1;
+    }
+    if (code == 0) { /* process.exitCode, as node honours it */
+        JSValue g = JS_GetGlobalObject(ctx);
+        JSValue p = JS_GetPropertyStr(ctx, g, "process");
+        JSValue ec = JS_GetPropertyStr(ctx, p, "exitCode");
+        if (JS_IsNumber(ec)) {
+            JS_ToInt32(ctx, &code, ec);
+        }
+        JS_FreeValue(ctx, ec);
+        JS_FreeValue(ctx, p);
+        JS_FreeValue(ctx, g);
     }
     fflush(stdout);
     fflush(stderr);

@@ -14,6 +14,16 @@ import { mapStack } from 'capsule:sourcemap';
 const N = globalThis[Symbol.for('capsule.native')];
 const st = { path: null, mode: 'task', error: null, ns: null };
 
+// Drops the runtime's own frames (the runner, the capsule package) so stacks show user code.
+// Keeps at most 40 frames (a stack overflow has thousands).
+function userFrames(stack) {
+    const lines = stack.split('\n').filter((l) => !/\((capsule(:\w+)?|fs):\d+/.test(l));
+    if (lines.length > 41) {
+        lines.splice(30, lines.length - 40, `    ... ${lines.length - 40} more frames`);
+    }
+    return lines.join('\n');
+}
+
 function errorOutcome(e, errorType = 'task_error') {
     if (!(e instanceof Error)) {
         let text;
@@ -24,6 +34,7 @@ function errorOutcome(e, errorType = 'task_error') {
     const message = e.message ? `${name}: ${e.message}` : name;
     let stack = '';
     try { stack = mapStack(String(e.stack || ''), st.path); } catch { stack = String(e.stack || ''); }
+    stack = userFrames(stack);
     let traceback = `${message}\n${stack}`;
     for (let c = e.cause, depth = 0; c !== undefined && depth < 5; c = c && c.cause, depth++) {
         traceback += c instanceof Error ? `Caused by: ${c.name}: ${c.message}\n${mapStack(String(c.stack || ''), st.path)}`

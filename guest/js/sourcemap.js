@@ -7,10 +7,14 @@ const N = globalThis[Symbol.for('capsule.native')];
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const cache = new Map(); // bundle path -> { sources, lines } | null
 
+const DIGIT = new Int8Array(128).fill(-1);
+for (let i = 0; i < 64; i++) DIGIT[B64.charCodeAt(i)] = i;
+
 function decodeVLQ(s, pos, out) {
     let value = 0, shift = 0, i = pos;
     for (;;) {
-        const d = B64.indexOf(s[i++]);
+        const c = s.charCodeAt(i++);
+        const d = c < 128 ? DIGIT[c] : -1;
         if (d < 0) throw new Error('bad VLQ');
         value += (d & 31) << shift;
         shift += 5;
@@ -42,7 +46,10 @@ function decode(map) {
         }
         lines.push(segs);
     }
-    return { sources: map.sources || [], lines };
+    // The bundler writes sources relative to the bundle's directory (".capsule/js/" inside the
+    // project): show them relative to the project instead ("main.ts", "node_modules/x/y.js").
+    const sources = (map.sources || []).map((s) => String(s).replace(/^(\.\.\/)+/, ''));
+    return { sources, lines };
 }
 
 function load(bundle) {

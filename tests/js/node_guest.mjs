@@ -12,7 +12,7 @@
 // CAPSULE_ENV='{"K":"V"}' sets the guest's environment; CAPSULE_MOUNT=HOST::/GUEST adds a mount.
 import { readFileSync } from 'node:fs';
 import { WASI } from 'node:wasi';
-import process, { argv, exit, stderr, stdout } from 'node:process';
+import process, { argv, stderr, stdout } from 'node:process';
 
 const [jsDir, appDir, requestJson, ...rest] = argv.slice(2);
 const sep = rest.indexOf('--');
@@ -107,4 +107,4 @@ const { result, code } = runTask(JSON.parse(requestJson), 0);
 const runMs = Number(process.hrtime.bigint() - t1) / 1e6;
 if (process.env.CAPSULE_TIMING) stderr.write(`compile ${compileMs.toFixed(1)} ms, run ${runMs.toFixed(1)} ms\n`);
 stdout.write(`RESULT ${JSON.stringify(result)}\n`);
-exit(code);
+process.exitCode = code; // not exit(): a large RESULT line must reach the pipe first

@@ -1,0 +1,47 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Bundles a JavaScript or TypeScript task (its local imports and the npm packages it imports
+# from the project's node_modules) into ONE ES module for Capsule's JavaScript guest:
+#
+#   guest/js/bundle.sh ENTRY OUTDIR      ->  OUTDIR/main.mjs and OUTDIR/main.mjs.map
+#
+# ENTRY is a .ts, .mts, .tsx, .js or .mjs file. TypeScript is stripped, not type-checked (run
+# tsc yourself for that). The guest provides the modules "capsule", "fs", "fs/promises" (also
+# as "node:fs", "node:fs/promises"); any other Node built-in, and native addons, fail here with
+# esbuild's "Could not resolve" error. The source map lets the guest print stacks that name
+# the user's files and lines.
+#
+# Uses esbuild's native binary (installed by `npm ci` in guest/js, see scripts/build-quickjs.sh);
+# no node is needed to bundle. ESBUILD may name another esbuild binary. Exit status: 0 bundled,
+# 1 the entry could not be bundled (esbuild's messages on stderr), 2 usage.
+set -eu
+
+if [ $# -ne 2 ]; then
+    echo "usage: bundle.sh ENTRY OUTDIR" >&2
+    exit 2
+fi
+entry=$1
+outdir=$2
+here=$(cd "$(dirname "$0")" && pwd)
+esbuild=${ESBUILD:-$here/node_modules/.bin/esbuild}
+if [ ! -x "$esbuild" ]; then
+    echo "bundle.sh: esbuild is not installed ($esbuild); run scripts/build-quickjs.sh" >&2
+    exit 1
+fi
+case $entry in
+*.ts | *.mts | *.cts | *.tsx | *.js | *.mjs | *.cjs | *.jsx) ;;
+*)
+    echo "bundle.sh: $entry: expected a .ts, .mts, .tsx, .js or .mjs file" >&2
+    exit 2
+    ;;
+esac
+mkdir -p "$outdir"
+# --platform=neutral: no Node built-ins are assumed; package.json "module" then "main" fields.
+# --target=es2023: what QuickJS 2025-04-26 runs natively; newer syntax is lowered.
+exec "$esbuild" "$entry" --bundle --format=esm --platform=neutral --target=es2023 \
+    --main-fields=module,main --conditions=module \
+    --resolve-extensions=.ts,.tsx,.mts,.cts,.js,.jsx,.mjs,.cjs,.json \
+    --external:capsule --external:fs --external:fs/promises --external:node:fs \
+    --external:node:fs/promises \
+    --sourcemap --sources-content=false --charset=utf8 --legal-comments=none \
+    --log-level=warning --outfile="$outdir/main.mjs"

@@ -1,0 +1,263 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""End-to-end checks of the JavaScript guest (build/js, scripts/build-quickjs.sh).
+
+    test_js.py node JS_DIR               node's WASI + a JS stand-in host (tests/js/node_guest.mjs)
+    test_js.py capsule CAPSULE JS_DIR    our engine: `capsule run --json` of qjs-capsule.wasm
+
+The test task tests/js/app/main.ts (plus a made-up npm package in a temporary node_modules) is
+bundled with guest/js/bundle.sh; the bundle directory is mounted at /app. Exits 77 (skipped)
+when the guest or esbuild has not been built."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+BUNDLE = os.path.join(ROOT, "guest", "js", "bundle.sh")
+failures = 0
+
+
+def check(name, ok, detail=""):
+    global failures
+    print(("ok   " if ok else "FAIL ") + name)
+    if not ok:
+        failures += 1
+        if detail:
+            print("     " + str(detail)[:3000])
+
+
+def timers_ok(t):
+    """Microtask first, the 10 ms timer before the 50 ms one, three interval ticks, the cleared
+    timer never (exact interleaving depends on the machine's speed)."""
+    order = t.get("order") or []
+    return (order[:1] == ["micro"] and order.count("iv") == 3 and "never" not in order
+            and "t10" in order and "t50" in order and order.index("t10") < order.index("t50"))
+
+
+def make_project(tmp):
+    """A project: the test task, a local module, and an npm ESM package in node_modules."""
+    proj = os.path.join(tmp, "proj")
+    shutil.copytree(os.path.join(HERE, "app"), proj)
+    pkg = os.path.join(proj, "node_modules", "tinypkg")
+    os.makedirs(pkg)
+    with open(os.path.join(pkg, "package.json"), "w") as f:
+        json.dump({"name": "tinypkg", "version": "1.0.0", "type": "module", "module": "index.js",
+                   "main": "index.js"}, f)
+    with open(os.path.join(pkg, "index.js"), "w") as f:
+        f.write("export const shout = (s) => `${s.toUpperCase()}!`;\n")
+    out = os.path.join(tmp, "bundle")
+    p = subprocess.run([BUNDLE, os.path.join(proj, "main.ts"), out], capture_output=True,
+                       text=True)
+    if p.returncode != 0:
+        print(p.stderr)
+        return None, None
+    shutil.copy(os.path.join(HERE, "probe.mjs"), out)
+    return proj, out
+
+
+# ---------------------------------------------------------------- node's WASI
+
+def node_run(jsdir, appdir, request, env=None, mounts=None, wasm=None, argv=None):
+    cmd = ["node", "--no-turbo-fast-api-calls", os.path.join(HERE, "node_guest.mjs"), jsdir,
+           appdir, json.dumps(request)]
+    if argv:
+        cmd += ["--"] + argv
+    e = dict(os.environ)
+    if env:
+        e["CAPSULE_ENV"] = json.dumps(env)
+    if mounts:
+        e["CAPSULE_MOUNT"] = ",".join(mounts)
+    if wasm:
+        e["CAPSULE_WASM"] = wasm
+    p = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=300)
+    result = None
+    for line in p.stdout.splitlines():
+        if line.startswith("RESULT "):
+            result = json.loads(line[7:])
+    return p, result
+
+
+def run_node(jsdir):
+    if shutil.which("node") is None:
+        print("skip: node not found")
+        return 77
+    with tempfile.TemporaryDirectory() as tmp:
+        proj, app = make_project(tmp)
+        check("bundle main.ts (TypeScript, local module, npm package)", app is not None)
+        if app is None:
+            return 1
+
+        def task(name, args=None, **kw):
+            t0 = time.monotonic()
+            p, r = node_run(jsdir, app, {"task_name": name, "args": args or []}, **kw)
+            return p, r, (time.monotonic() - t0) * 1000
+
+        p, r, ms = task("main", ["7"])
+        check(f"main 7 -> parts [3,12,6] via 3 sub-tasks ({ms:.0f} ms)",
+              r == {"result": {"parts": [3, 12, 6]}}, (r, p.stderr[-800:]))
+        p, r, _ = task("echo", [1, "a", [True, None], {"k": 2.5}])
+        check("echo: every JSON type in", r == {"result": [1, "a", [True, None], {"k": 2.5}]}, r)
+        p, r, _ = task("types")
+        check("types: every JSON type out", r and r["result"]["str"] == "héllo ☃ 𝄞"
+              and r["result"]["big"] == 2**53 - 1 and r["result"]["nil"] is None, r)
+        p, r, _ = task("web")
+        w = (r or {}).get("result") or {}
+        check("web APIs", w.get("dec") == "h€llo" and w.get("bad") == "a\ufffdb"
+              and w.get("href") == "https://User:pw@example.com/p/a/b?x=1&y=two&z=a+b#frag"
+              and w.get("origin") == "https://example.com" and w.get("b64") == "aGVsbG8="
+              and w.get("unb64") == "hello" and w.get("uuid") is True
+              and w.get("clone") == [True, True] and w.get("pkg") == "NPM!" and w.get("lib") == 42,
+              r)
+        p, r, _ = task("timers")
+        t = (r or {}).get("result") or {}
+        check("timers and microtasks", timers_ok(t) and t.get("waited") is True, r)
+        p, r, _ = task("boom", ["x"])
+        tb = ((r or {}).get("traceback") or "")
+        check("exception -> task_error with the .ts line", r and r.get("message") ==
+              "TypeError: bad input: x" and "main.ts:56" in tb and "capsule:" not in tb, r)
+        p, r, _ = task("nosuch")
+        check("unknown task name", r and "no task named 'nosuch'" in r.get("message", ""), r)
+        p, r, _ = task("env", env={"CAPSULE_TEST_VAR": "v1"})
+        check("process.env is what the host gave", r and r["result"]["keys"] == ["CAPSULE_TEST_VAR"]
+              and r["result"]["val"] == "v1", r)
+        data = os.path.join(tmp, "data")
+        os.makedirs(data)
+        p, r, _ = task("files", ["/data"], mounts=[f"{data}::/data"])
+        f = (r or {}).get("result") or {}
+        check("fs inside a granted dir", f.get("text") == "written by js!" and f.get("size") == 14
+              and f.get("listing") == ["out.txt", "sub"] and f.get("after") == ["moved.txt"]
+              and f.get("outside") in ("ENOENT", "ENOTCAPABLE"), r)
+        p, r, _ = task("escalate")
+        check("sub-task escalation refused -> TaskError denied",
+              r and r["result"]["type"] == "denied", r)
+        p, r, _ = task("badopt")
+        check("invalid option -> ConfigError naming it", r and "invalid ram '64XB'" in r["result"],
+              r)
+        p, r, _ = task("recurse")
+        check("deep recursion -> InternalError: stack overflow",
+              r and "stack overflow" in r.get("message", ""), (r or {}).get("message"))
+        p, r = node_run(jsdir, app, {}, wasm="qjs.wasm", argv=["qjs", "/app/probe.mjs"])
+        lines = [x for x in p.stdout.splitlines() if x.startswith(("probe:", "FAIL"))]
+        print("     " + "\n     ".join(lines))
+        check("feature probe (qjs.wasm command)", p.returncode == 0, p.stderr[-500:])
+    return 1 if failures else 0
+
+
+# ---------------------------------------------------------------- our engine
+
+def capsule_run(capsule, jsdir, app, args, extra=None, timeout=120):
+    cmd = [capsule, "run", "--json", "--no-journal", "--mount", f"{app}::/app"] + (extra or []) + \
+          [os.path.join(jsdir, "qjs-capsule.wasm")] + args
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=app)
+    ms = (time.monotonic() - t0) * 1000
+    env = None
+    lines = p.stdout.strip().splitlines()
+    if lines:
+        try:
+            env = json.loads(lines[-1])
+        except ValueError:
+            pass
+    return p, env, ms
+
+
+def run_capsule(capsule, jsdir):
+    if not os.path.exists(capsule):
+        print(f"skip: {capsule} not found")
+        return 77
+    with tempfile.TemporaryDirectory() as tmp:
+        proj, app = make_project(tmp)
+        if app is None:
+            check("bundle main.ts", False)
+            return 1
+        p, e, ms = capsule_run(capsule, jsdir, app, ["--task", "types"])
+        check(f"types ({ms:.0f} ms wall)", e and e["success"] and e["result"]["str"] == "héllo ☃ 𝄞",
+              (e, p.stderr[-800:]))
+        if e:
+            print(f"     fuel {e['execution']['fuel_consumed']}, ram {e['execution']['ram_used']}")
+        p, e, _ = capsule_run(capsule, jsdir, app, ["--task", "echo", "a", "b"])
+        check("CLI args arrive as strings", e and e["result"] == ["a", "b"], e)
+        p, e, _ = capsule_run(capsule, jsdir, app, ["--task", "web"])
+        check("web APIs", e and e["success"] and e["result"]["pkg"] == "NPM!"
+              and e["result"]["dec"] == "h€llo", e)
+        p, e, _ = capsule_run(capsule, jsdir, app, ["--task", "timers"])
+        t = (e or {}).get("result") or {}
+        check("timers (poll_oneoff sleeps)", timers_ok(t) and t.get("waited") is True, e)
+        p, e, _ = capsule_run(capsule, jsdir, app, ["--task", "boom", "x"])
+        err = (e or {}).get("error") or {}
+        check("exception -> task_error with the .ts line", err.get("error_type") == "task_error"
+              and "main.ts:56" in err.get("traceback", ""), e)
+        p, e, _ = capsule_run(capsule, jsdir, app, ["--task", "env", "--env", "CAPSULE_TEST_VAR=v1"])
+        check("process.env shows only granted names",
+              e and e["result"] and e["result"]["keys"] == ["CAPSULE_TEST_VAR"], e)
+        data = os.path.join(tmp, "data")
+        os.makedirs(data)
+        p, e, _ = capsule_run(capsule, jsdir, app, ["--task", "files", "/data"],
+                              ["--mount", f"{data}::/data:rw"])
+        f = (e or {}).get("result") or {}
+        check("fs inside a granted rw dir, refused outside", f.get("text") == "written by js!"
+              and f.get("after") == ["moved.txt"] and f.get("outside") in ("ENOENT", "ENOTCAPABLE"), e)
+        p, e, _ = capsule_run(capsule, jsdir, app, ["--task", "readonly", "/data"],
+                              ["--mount", f"{data}::/data:ro"])
+        check("fs write to a read-only grant refused", e and e["result"] in
+              ("EROFS", "ENOTCAPABLE", "EACCES", "EPERM"), e)
+        p, e, _ = capsule_run(capsule, jsdir, app, ["--task", "spin", "--compute", "100000000"])
+        check("while(true) stopped by fuel", e and (e.get("error") or {}).get("error_type") ==
+              "out_of_fuel", e)
+        p, e, ms = capsule_run(capsule, jsdir, app, ["--task", "spin", "--compute", "HIGH",
+                                                     "--timeout", "1s"])
+        check(f"while(true) stopped by the timeout ({ms:.0f} ms)", e and
+              (e.get("error") or {}).get("error_type") == "timeout", e)
+        p, e, _ = capsule_run(capsule, jsdir, app, ["--task", "bomb", "--ram", "64MB"])
+        et = ((e or {}).get("error") or {}).get("error_type")
+        check(f"memory bomb stopped ({et})", et in ("task_error", "memory_limit", "trap"), e)
+        p, e, _ = capsule_run(capsule, jsdir, app, ["--task", "recurse"])
+        err = (e or {}).get("error") or {}
+        check(f"deep recursion stopped ({err.get('error_type')}: {err.get('message', '')[:60]})",
+              err.get("error_type") in ("task_error", "trap"), e)
+        p, e, _ = capsule_run(capsule, jsdir, app, ["--task", "logs"])
+        check("console.log/error captured", e and e["stdout"] == "to stdout\n"
+              and e["stderr"] == "to stderr\n", e)
+        # Sub-tasks need the host to give a sub-task the guest runtime's own mounts (/app);
+        # reported, not failed, until it does.
+        p, e, _ = capsule_run(capsule, jsdir, app, ["7"])
+        ok = e and e.get("result") == {"parts": [3, 12, 6]}
+        print(("ok   " if ok else "note ") + "main 7 with sub-tasks under capsule: " +
+              (json.dumps(e.get("result") if ok else (e or {}).get("error"))[:300]))
+        p = subprocess.run([capsule, "run", "--json", "--no-journal", "--mount", f"{app}::/app",
+                            os.path.join(jsdir, "qjs.wasm"), "/app/probe.mjs"],
+                           capture_output=True, text=True, timeout=120)
+        e = json.loads(p.stdout.strip().splitlines()[-1]) if p.stdout.strip() else {}
+        out = (e.get("stdout") or "").strip().splitlines()
+        print("     " + "\n     ".join(x for x in out if x.startswith(("probe:", "FAIL"))))
+        check("feature probe under capsule", e.get("success") is True, e)
+    return 1 if failures else 0
+
+
+def main():
+    if len(sys.argv) < 3:
+        print(__doc__)
+        return 2
+    jsdir = os.path.abspath(sys.argv[-1])
+    if not os.path.exists(os.path.join(jsdir, "qjs-capsule.wasm")):
+        print(f"skip: {jsdir}/qjs-capsule.wasm not built (scripts/build-quickjs.sh)")
+        return 77
+    if not os.access(os.path.join(ROOT, "guest", "js", "node_modules", ".bin", "esbuild"), os.X_OK):
+        print("skip: esbuild not installed (scripts/build-quickjs.sh runs npm ci in guest/js)")
+        return 77
+    if sys.argv[1] == "node":
+        return run_node(jsdir)
+    if sys.argv[1] == "capsule" and len(sys.argv) == 4:
+        return run_capsule(os.path.abspath(sys.argv[2]), jsdir)
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
