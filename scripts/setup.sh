@@ -12,6 +12,7 @@ PACKAGES=(
     libcmocka-dev libjansson-dev libsqlite3-dev    # unit tests; JSON; the lifecycle journal
     wabt binaryen                                  # wast2json/wat2wasm/wasm-interp; wasm-opt
     clang-19 lld-19 libclang-rt-19-dev-wasm32 wasi-libc   # building wasm32-wasi guests
+    python3                                        # test drivers (tests/cli, wasi, sandbox, ...)
 )
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
