@@ -107,6 +107,11 @@ serve(worker *w, const char *line)
     json_t *name = json_object_get(req, "task_name");
     json_t *mounts = json_object_get(req, "mounts");
     json_t *policy = json_object_get(req, "policy");
+    /* null stands for "not given", as in the SDKs' optional arguments. */
+    args = json_is_null(args) ? NULL : args;
+    kwargs = json_is_null(kwargs) ? NULL : kwargs;
+    name = json_is_null(name) ? NULL : name;
+    mounts = json_is_null(mounts) ? NULL : mounts;
     const char *why = NULL;
     if (!json_is_string(file)) {
         why = "invalid request: \"file\" must be a string";
