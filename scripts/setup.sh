@@ -10,6 +10,7 @@ PACKAGES=(
     build-essential cmake ninja-build pkg-config   # C toolchain and build system
     clang libclang-rt-14-dev                       # clang 14 + libFuzzer/sanitizer runtimes (fuzz preset)
     libcmocka-dev libjansson-dev libsqlite3-dev    # unit tests; JSON; the lifecycle journal
+    libcurl4-openssl-dev libidn2-dev               # host-mediated HTTP (libcurl); IDN host names
     wabt binaryen                                  # wast2json/wat2wasm/wasm-interp; wasm-opt
     clang-19 lld-19 libclang-rt-19-dev-wasm32 wasi-libc   # building wasm32-wasi guests
     python3                                        # test drivers (tests/cli, wasi, sandbox, ...)

@@ -3,6 +3,7 @@
  * the result, synchronous sub-tasks behind handles, and log lines. Every guest (pointer, length)
  * pair goes through cap_caller_mem before a byte is touched; host memory held for the guest
  * counts against its ram. */
+#include "runtime/http_abi.h"
 #include "runtime/rt.h"
 #include "runtime/task.h"
 #include "util/alloc.h"
@@ -271,6 +272,7 @@ response_close(cap_caller_t *caller, const cap_slot_t *args, cap_slot_t *results
         ret(results, ABI_EBADF);
         return CAP_OK;
     }
+    cap_http_abi_close(ctx, (unsigned)s); // an HTTP response's body
     cap_free(ctx->responses[s]);
     ctx->responses[s] = NULL;
     ctx->host_bytes -= ctx->response_len[s];
@@ -317,6 +319,7 @@ log_line(cap_caller_t *caller, const cap_slot_t *args, cap_slot_t *results, void
 void
 cap_host_abi_release(cap_task_ctx *ctx)
 {
+    cap_http_abi_release(ctx);
     for (unsigned i = 0; i < CAP_ABI_MAX_HANDLES; i++) {
         cap_free(ctx->responses[i]);
         ctx->responses[i] = NULL;
@@ -331,7 +334,7 @@ cap_host_abi_release(cap_task_ctx *ctx)
 cap_status
 cap_host_abi_link(cap_linker_t *linker, cap_store_t *store, cap_error_t *err)
 {
-    static const cap_valtype i32s[3] = {CAP_I32, CAP_I32, CAP_I32};
+    static const cap_valtype i32s[4] = {CAP_I32, CAP_I32, CAP_I32, CAP_I32};
     static const struct {
         const char *name;
         uint32_t nparams;
@@ -344,6 +347,8 @@ cap_host_abi_link(cap_linker_t *linker, cap_store_t *store, cap_error_t *err)
         {"response_read", 3, response_read},
         {"response_close", 1, response_close},
         {"log", 3, log_line},
+        {"http_request", 4, cap_http_abi_request},
+        {"http_body_read", 3, cap_http_abi_body_read},
     };
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
         cap_functype_t ft = {fns[i].nparams, 1, i32s, i32s};

@@ -105,6 +105,7 @@ cap_task_result_clear(cap_task_result *r)
     cap_free(r->task_name);
     cap_free(r->out.data);
     cap_free(r->err.data);
+    json_decref(r->host_requests);
     cap_task_result_init(r);
 }
 
@@ -361,6 +362,9 @@ cap_task_result_to_jansson(const cap_task_result *r)
         bad |= json_object_set_new(exec, "ram_used", json_integer((json_int_t)r->ram_used));
         if (r->has_exit_code) {
             bad |= json_object_set_new(exec, "exit_code", json_integer(r->exit_code));
+        }
+        if (r->host_requests) {
+            bad |= json_object_set(exec, "host_requests", r->host_requests);
         }
         bad |= json_object_set_new(o, "execution", exec);
         exec = NULL;

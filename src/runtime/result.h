@@ -36,6 +36,7 @@ typedef struct cap_task_result {
     bool has_exit_code;
     int32_t exit_code;
     cap_output out, err;
+    json_t *host_requests; // owned array of HTTP request records (execution.host_requests), or NULL
 } cap_task_result;
 
 /* Zeroes a result (a successful null result with no name). */

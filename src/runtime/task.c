@@ -5,6 +5,7 @@
  * Sub-tasks (cap_task_run_child) run the same module, bounded by their parent. */
 #include "runtime/task.h"
 
+#include "runtime/http_abi.h"
 #include "runtime/rt.h"
 #include "util/alloc.h"
 
@@ -655,6 +656,7 @@ run_task(cap_task_runner *rt, const cap_task_spec *spec, cap_task_ctx *parent, c
                  CAP_ABI_MAX_LOG_LINES);
         cap_task_log(&ctx, "warn", note);
     }
+    cap_http_abi_finish(&ctx, r); // HTTP request records into the envelope
     cap_free(ctx.request);
 done:
     r->duration_ms = cap_rt_monotonic_ms() - t0;

@@ -131,6 +131,8 @@ struct cap_task_ctx {
     uint32_t log_dropped;
     uint64_t host_bytes; // host memory held for the guest (result, responses)
     uint64_t child_fuel; // fuel spent by sub-tasks (charged to this task)
+    /* HTTP state over all attempts (request count, records, response bodies): http_abi.c. */
+    struct cap_http_state *http;
 };
 
 /* Defines the `capsule` import module (docs/guest-abi.md) in linker, bound to ctx's store. */
