@@ -6,6 +6,7 @@
 #
 #   build/js/qjs-capsule.wasm   the task module (WASI reactor: capsule_init, capsule_run)
 #   build/js/qjs.wasm           the same runtime as a WASI command: qjs.wasm SCRIPT.mjs [ARGS]
+#   build/js/jsc                native bytecode compiler for bundles (same QuickJS source)
 #
 # and installs the JavaScript bundler (esbuild, from npm, guest/js/package.json) unless
 # CAPSULE_JS_NO_NPM=1. See guest/js/README.md for how the host runs them.
@@ -44,7 +45,9 @@ KEY_INPUTS=(
 )
 input_hash() { cat "${KEY_INPUTS[@]}" | sha256sum | cut -c1-16; }
 SRC_VERSION_FILE=$CACHE/src-version
-want_key() { echo "$(cat "$SRC_VERSION_FILE" 2>/dev/null || echo none)-$(input_hash)"; }
+want_key() {
+    echo "$(cat "$SRC_VERSION_FILE" 2>/dev/null || echo none)-$(input_hash)-opt${CAPSULE_JS_WASM_OPT:-1}"
+}
 
 # The bundler: esbuild from npm, pinned by guest/js/package-lock.json (npm ci).
 install_bundler() {
@@ -177,6 +180,8 @@ done
 wait
 for w in qjs-capsule qjs; do mv "$BLD/$w.opt.wasm" "$OUT/$w.wasm"; done
 cp "$QSRC/LICENSE" "$OUT/LICENSE.quickjs"
+# jsc: the native bytecode compiler guest/js/bundle.sh uses for main.mjs.qbc.
+cp "$BLD/jsc" "$OUT/jsc"
 want_key >"$OUT/.key"
 install_bundler
 gb_log "done: $OUT/qjs-capsule.wasm ($(stat -c %s "$OUT/qjs-capsule.wasm") bytes), $OUT/qjs.wasm ($(stat -c %s "$OUT/qjs.wasm") bytes)"

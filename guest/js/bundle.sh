@@ -3,7 +3,7 @@
 # Bundles a JavaScript or TypeScript task (its local imports and the npm packages it imports
 # from the project's node_modules) into ONE ES module for Capsule's JavaScript guest:
 #
-#   guest/js/bundle.sh ENTRY OUTDIR      ->  OUTDIR/main.mjs and OUTDIR/main.mjs.map
+#   guest/js/bundle.sh ENTRY OUTDIR   ->  OUTDIR/main.mjs, main.mjs.map and main.mjs.qbc
 #
 # ENTRY is a .ts, .mts, .tsx, .js or .mjs file. TypeScript is stripped, not type-checked (run
 # tsc yourself for that). The guest provides the modules "capsule", "fs", "fs/promises" (also
@@ -38,10 +38,23 @@ esac
 mkdir -p "$outdir"
 # --platform=neutral: no Node built-ins are assumed; package.json "module" then "main" fields.
 # --target=es2023: what QuickJS 2025-04-26 runs natively; newer syntax is lowered.
-exec "$esbuild" "$entry" --bundle --format=esm --platform=neutral --target=es2023 \
+"$esbuild" "$entry" --bundle --format=esm --platform=neutral --target=es2023 \
     --main-fields=module,main --conditions=module \
     --resolve-extensions=.ts,.tsx,.mts,.cts,.js,.jsx,.mjs,.cjs,.json \
     --external:capsule --external:fs --external:fs/promises --external:node:fs \
     --external:node:fs/promises \
     --sourcemap --sources-content=false --charset=utf8 --legal-comments=none \
     --log-level=warning --outfile="$outdir/main.mjs"
+# Precompiled bytecode next to the bundle (saves parsing it on every start): jsc is built by
+# scripts/build-quickjs.sh from the guest's own QuickJS source. The guest loads main.mjs.qbc
+# only if it records the path the guest imports (CAPSULE_JS_GUEST_PATH, default /app/main.mjs)
+# and is not older than main.mjs.
+jsc=${CAPSULE_JSC:-$here/../../build/js/jsc}
+# main.mjs.map.json is the source map decoded for the guest (read on errors only).
+rm -f "$outdir/main.mjs.qbc" "$outdir/main.mjs.map.json"
+if [ -x "$jsc" ]; then
+    "$jsc" "$outdir/main.mjs.qbc" "${CAPSULE_JS_GUEST_PATH:-/app/main.mjs}" "$outdir/main.mjs" \
+        bundle || rm -f "$outdir/main.mjs.qbc"
+    "$jsc" "$outdir/main.mjs.map.json" - "$outdir/main.mjs.map" map ||
+        rm -f "$outdir/main.mjs.map.json"
+fi

@@ -1034,6 +1034,46 @@ module_normalize(JSContext *c, const char *base, const char *name, void *opaque)
     return out;
 }
 
+/* NAME.qbc, the bundle's bytecode written by guest/js/bundle.sh with jsc (from the same QuickJS
+ * source as this guest): used when it is at least as new as NAME and records the same module
+ * name, which saves parsing the bundle on every start. Anything else (missing, stale, another
+ * QuickJS version) falls back to the source, silently. */
+static JSModuleDef *
+load_precompiled(JSContext *c, const char *name)
+{
+    char path[1024];
+    struct stat src_st, bc_st;
+    int n = snprintf(path, sizeof path, "%s.qbc", name);
+    if (n < 0 || (size_t)n >= sizeof path || stat(path, &bc_st) != 0 ||
+        stat(name, &src_st) != 0 || bc_st.st_mtim.tv_sec < src_st.st_mtim.tv_sec) {
+        return NULL;
+    }
+    size_t len = 0;
+    uint8_t *bc = read_all(path, &len);
+    if (!bc) {
+        return NULL;
+    }
+    JSValue m = JS_ReadObject(c, bc, len, JS_READ_OBJ_BYTECODE);
+    free(bc);
+    if (JS_IsException(m)) {
+        JS_FreeValue(c, JS_GetException(c));
+        return NULL;
+    }
+    if (JS_VALUE_GET_TAG(m) != JS_TAG_MODULE) {
+        JS_FreeValue(c, m);
+        return NULL;
+    }
+    JSModuleDef *def = JS_VALUE_GET_PTR(m);
+    JSAtom a = JS_GetModuleName(c, def);
+    const char *recorded = JS_AtomToCString(c, a);
+    int same = recorded && !strcmp(recorded, name);
+    JS_FreeCString(c, recorded);
+    JS_FreeAtom(c, a);
+    JS_FreeValue(c, m);
+    /* A module with another name stays registered under that name, unused. */
+    return same ? def : NULL;
+}
+
 static JSModuleDef *
 module_loader(JSContext *c, const char *name, void *opaque)
 {
@@ -1054,6 +1094,10 @@ module_loader(JSContext *c, const char *name, void *opaque)
                                "esbuild)",
                                name);
         return NULL;
+    }
+    JSModuleDef *pre = load_precompiled(c, name);
+    if (pre) {
+        return pre;
     }
     size_t len = 0;
     uint8_t *src = read_all(name, &len);

@@ -5,9 +5,18 @@
  * program built from the same QuickJS source as the guest; the bytecode format has no pointers
  * and is read by the wasm32 build unchanged.
  *
- *   jsc OUT.bc NAME IN.js module|script
+ *   jsc OUT.bc NAME IN.js module|script|bundle
  *
- * NAME is the module (or script) name recorded in the bytecode (what stacks show). */
+ * NAME is the module (or script) name recorded in the bytecode (what stacks show). "bundle" is
+ * a user's bundled module (guest/js/bundle.sh writes main.mjs.qbc next to main.mjs): its source
+ * text is kept, so Function.prototype.toString works as in any engine.
+ *
+ *   jsc OUT.json - IN.map map
+ *
+ * decodes a source map's VLQ mappings into {"sources": [...], "lines": [[genCol, src, line,
+ * col, genCol, ...], ...]} (0-based, one flat array per generated line), which the guest reads
+ * with JSON.parse instead of decoding VLQ in JavaScript (~35 M Wasm instructions per error for
+ * a small bundle). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,11 +70,104 @@ stub_loader(JSContext *ctx, const char *name, void *opaque)
     return JS_NewCModule(ctx, name, dummy_init);
 }
 
+static int
+vlq_digit(char c)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *p = c ? strchr(b64, c) : NULL;
+    return p ? (int)(p - b64) : -1;
+}
+
+/* Writes the decoded form of the source map `map` (its JSON text) to f. Returns 0 or -1. */
+static int
+decode_map(JSContext *ctx, const char *text, size_t len, FILE *f)
+{
+    JSValue m = JS_ParseJSON(ctx, text, len, "map");
+    if (JS_IsException(m)) {
+        return -1;
+    }
+    JSValue sources = JS_GetPropertyStr(ctx, m, "sources");
+    JSValue mappings = JS_GetPropertyStr(ctx, m, "mappings");
+    JSValue sj = JS_JSONStringify(ctx, sources, JS_UNDEFINED, JS_UNDEFINED);
+    const char *src_json = JS_IsString(sj) ? JS_ToCString(ctx, sj) : NULL;
+    const char *mp = JS_IsString(mappings) ? JS_ToCString(ctx, mappings) : NULL;
+    int rc = -1;
+    if (src_json && mp) {
+        fprintf(f, "{\"sources\":%s,\"lines\":[[", src_json);
+        long field[5] = {0, 0, 0, 0, 0}; /* genCol (per line), src, line, col, name */
+        int nf = 0, first = 1;
+        long value = 0;
+        int shift = 0;
+        rc = 0;
+        for (const char *p = mp;; p++) {
+            char c = *p;
+            if (c == ',' || c == ';' || c == '\0') {
+                if (nf >= 4) {
+                    fprintf(f, "%s%ld,%ld,%ld,%ld", first ? "" : ",", field[0], field[1],
+                            field[2], field[3]);
+                    first = 0;
+                }
+                nf = 0;
+                if (c == ';') {
+                    fputs("],[", f);
+                    field[0] = 0;
+                    first = 1;
+                }
+                if (c == '\0') {
+                    break;
+                }
+                continue;
+            }
+            int d = vlq_digit(c);
+            if (d < 0) {
+                rc = -1;
+                break;
+            }
+            value += (long)(d & 31) << shift;
+            shift += 5;
+            if (!(d & 32)) {
+                long v = value & 1 ? -(value >> 1) : value >> 1;
+                if (nf < 5) {
+                    field[nf] += v;
+                }
+                nf++;
+                value = 0;
+                shift = 0;
+            }
+        }
+        fputs("]]}\n", f);
+    }
+    JS_FreeCString(ctx, src_json);
+    JS_FreeCString(ctx, mp);
+    JS_FreeValue(ctx, sj);
+    JS_FreeValue(ctx, sources);
+    JS_FreeValue(ctx, mappings);
+    JS_FreeValue(ctx, m);
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
-    if (argc != 5 || (strcmp(argv[4], "module") && strcmp(argv[4], "script"))) {
-        fprintf(stderr, "usage: jsc OUT.bc NAME IN.js module|script\n");
+    if (argc == 5 && !strcmp(argv[4], "map")) {
+        size_t n = 0;
+        char *text = slurp(argv[3], &n);
+        JSRuntime *r = JS_NewRuntime();
+        JSContext *c = r ? JS_NewContext(r) : NULL;
+        FILE *f = text && c ? fopen(argv[1], "w") : NULL;
+        if (!f || decode_map(c, text, n, f) != 0 || fclose(f) != 0) {
+            fprintf(stderr, "jsc: cannot decode the source map %s\n", argv[3]);
+            return 1;
+        }
+        free(text);
+        JS_FreeContext(c);
+        JS_FreeRuntime(r);
+        return 0;
+    }
+    if (argc != 5 ||
+        (strcmp(argv[4], "module") && strcmp(argv[4], "script") && strcmp(argv[4], "bundle"))) {
+        fprintf(stderr, "usage: jsc OUT.bc NAME IN.js module|script|bundle\n"
+                        "       jsc OUT.json - IN.map map\n");
         return 2;
     }
     size_t len = 0;
@@ -83,9 +185,10 @@ main(int argc, char **argv)
     JS_SetModuleLoaderFunc(rt, NULL, stub_loader, NULL);
     /* Keep line numbers for stacks; drop the source text (Function.prototype.toString of the
      * runtime's own functions is not needed). */
-    JS_SetStripInfo(rt, JS_STRIP_SOURCE);
+    int bundle = !strcmp(argv[4], "bundle");
+    JS_SetStripInfo(rt, bundle ? 0 : JS_STRIP_SOURCE);
     int flags = JS_EVAL_FLAG_COMPILE_ONLY |
-                (!strcmp(argv[4], "module") ? JS_EVAL_TYPE_MODULE : JS_EVAL_TYPE_GLOBAL);
+                (strcmp(argv[4], "script") ? JS_EVAL_TYPE_MODULE : JS_EVAL_TYPE_GLOBAL);
     JSValue fn = JS_Eval(ctx, src, len, argv[2], flags);
     free(src);
     if (JS_IsException(fn)) {

@@ -24,7 +24,8 @@ function decodeVLQ(s, pos, out) {
     return i;
 }
 
-// Decodes the mappings into per-generated-line arrays of [genCol, src, line, col] (0-based).
+// Decodes the mappings into per-generated-line flat arrays of genCol, src, line, col (0-based),
+// the form jsc writes to BUNDLE.map.json.
 function decode(map) {
     const lines = [];
     let src = 0, line = 0, col = 0;
@@ -40,7 +41,7 @@ function decode(map) {
                 genCol += f[0];
                 if (f.length >= 4) {
                     src += f[1]; line += f[2]; col += f[3];
-                    segs.push([genCol, src, line, col]);
+                    segs.push(genCol, src, line, col);
                 }
             }
         }
@@ -48,18 +49,25 @@ function decode(map) {
     }
     // The bundler writes sources relative to the bundle's directory (".capsule/js/" inside the
     // project): show them relative to the project instead ("main.ts", "node_modules/x/y.js").
-    const sources = (map.sources || []).map((s) => String(s).replace(/^(\.\.\/)+/, ''));
-    return { sources, lines };
+    return { sources: relative(map.sources || []), lines };
 }
+
+const relative = (sources) => sources.map((s) => String(s).replace(/^(\.\.\/)+/, ''));
 
 function load(bundle) {
     if (cache.has(bundle)) return cache.get(bundle);
     let m = null;
     try {
-        const bytes = N.readFile(`${bundle}.map`);
-        m = decode(JSON.parse(N.utf8Decode(bytes, false)));
+        // BUNDLE.map.json: the mappings decoded at bundle time by jsc (flat arrays of
+        // genCol, src, line, col per generated line); parsing it is native and cheap.
+        const d = JSON.parse(N.utf8Decode(N.readFile(`${bundle}.map.json`), false));
+        m = { sources: relative(d.sources), lines: d.lines };
     } catch {
-        m = null;
+        try {
+            m = decode(JSON.parse(N.utf8Decode(N.readFile(`${bundle}.map`), false)));
+        } catch {
+            m = null;
+        }
     }
     cache.set(bundle, m);
     return m;
@@ -70,14 +78,14 @@ export function originalPosition(bundle, line, column) {
     const m = load(bundle);
     if (!m || line < 1 || line > m.lines.length) return null;
     const segs = m.lines[line - 1];
-    let best = null;
-    for (const s of segs) {
-        if (s[0] <= column - 1) best = s;
+    let best = -1;
+    for (let i = 0; i + 3 < segs.length; i += 4) {
+        if (segs[i] <= column - 1) best = i;
         else break;
     }
-    if (!best && segs.length) best = segs[0];
-    if (!best) return null;
-    return [m.sources[best[1]] || '?', best[2] + 1, best[3] + 1];
+    if (best < 0 && segs.length >= 4) best = 0;
+    if (best < 0) return null;
+    return [m.sources[segs[best + 1]] || '?', segs[best + 2] + 1, segs[best + 3] + 1];
 }
 
 /** Rewrites "BUNDLE:LINE:COL" (and "BUNDLE:LINE") in a stack to the original positions. */
