@@ -587,6 +587,62 @@ n_log(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv)
     return JS_NewInt32(c, r);
 }
 
+/* httpRequest(request_json, body_bytes_or_undefined) -> [head_json, Uint8Array body], or a
+ * negative ABI code. The host makes the request (allowed_hosts are checked there); ABI 1
+ * blocks until it has ended. */
+static JSValue
+n_http_request(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    (void)this_val;
+    size_t n = 0, blen = 0;
+    const char *req = JS_ToCStringLen(c, &n, argc > 0 ? argv[0] : JS_UNDEFINED);
+    if (!req) {
+        return JS_EXCEPTION;
+    }
+    uint8_t *body = NULL;
+    if (argc > 1 && !JS_IsUndefined(argv[1]) && !JS_IsNull(argv[1])) {
+        body = bytes_of(argv[1], &blen);
+        if (!body) {
+            JS_FreeCString(c, req);
+            return JS_ThrowTypeError(c, "httpRequest: the body must be bytes");
+        }
+    }
+    fflush(stdout);
+    fflush(stderr);
+    int32_t h = capsule_http_request((const uint8_t *)req, (int32_t)n, body ? body : (uint8_t *)"",
+                                     (int32_t)blen);
+    JS_FreeCString(c, req);
+    if (h < 0) {
+        return abi_error(c, h);
+    }
+    JSValue out = JS_UNDEFINED;
+    char *head = NULL;
+    uint8_t *data = NULL;
+    int32_t hl = capsule_response_read(h, NULL, 0);
+    if (hl < 0 || !(head = malloc((size_t)hl + 1)) ||
+        capsule_response_read(h, (uint8_t *)head, hl) != hl) {
+        out = hl < 0 ? abi_error(c, hl) : JS_ThrowOutOfMemory(c);
+        goto done;
+    }
+    int32_t bl = capsule_http_body_read(h, NULL, 0);
+    if (bl < 0) {
+        bl = 0; /* a failed request has no body */
+    }
+    if (!(data = malloc((size_t)bl + 1)) ||
+        (bl > 0 && capsule_http_body_read(h, data, bl) != bl)) {
+        out = JS_ThrowOutOfMemory(c);
+        goto done;
+    }
+    out = JS_NewArray(c);
+    JS_SetPropertyUint32(c, out, 0, JS_NewStringLen(c, head, (size_t)hl));
+    JS_SetPropertyUint32(c, out, 1, new_uint8array(data, (size_t)bl));
+done:
+    free(head);
+    free(data);
+    capsule_response_close(h);
+    return out;
+}
+
 /* ------------------------------------------------------------------ natives: the file system */
 
 static const char *
@@ -1133,6 +1189,7 @@ static const JSCFunctionListEntry native_funcs[] = {
     JS_CFUNC_DEF("resultWrite", 1, n_result_write),
     JS_CFUNC_DEF("taskSchedule", 1, n_task_schedule),
     JS_CFUNC_DEF("log", 2, n_log),
+    JS_CFUNC_DEF("httpRequest", 2, n_http_request),
     JS_CFUNC_DEF("readFile", 1, n_read_file),
     JS_CFUNC_DEF("writeFile", 4, n_write_file),
     JS_CFUNC_DEF("stat", 2, n_stat),

@@ -717,6 +717,146 @@
     define(global, 'URL', URL);
     define(global, 'URLSearchParams', URLSearchParams);
 
+    // ------------------------------------------------------------------ fetch
+    // fetch over the host's HTTP (guest ABI http_request): the host checks allowed_hosts on
+    // every hop and refuses private addresses; a refused or failed request rejects with
+    // TypeError("fetch failed") whose cause has the host's error_type as `code`.
+    class Headers {
+        constructor(init) {
+            this._h = [];
+            if (init instanceof Headers) this._h = init._h.map((p) => p.slice());
+            else if (Array.isArray(init) || (init && typeof init[Symbol.iterator] === 'function')) {
+                for (const [k, v] of init) this.append(k, v);
+            } else if (init && typeof init === 'object') {
+                for (const k of Object.keys(init)) this.append(k, init[k]);
+            }
+        }
+        append(k, v) { this._h.push([String(k).toLowerCase(), String(v)]); }
+        set(k, v) { k = String(k).toLowerCase(); this.delete(k); this._h.push([k, String(v)]); }
+        get(k) {
+            k = String(k).toLowerCase();
+            const v = this._h.filter((p) => p[0] === k).map((p) => p[1]);
+            return v.length ? v.join(', ') : null;
+        }
+        getSetCookie() { return this._h.filter((p) => p[0] === 'set-cookie').map((p) => p[1]); }
+        has(k) { k = String(k).toLowerCase(); return this._h.some((p) => p[0] === k); }
+        delete(k) { k = String(k).toLowerCase(); this._h = this._h.filter((p) => p[0] !== k); }
+        forEach(fn, thisArg) { for (const [k, v] of this) fn.call(thisArg, v, k, this); }
+        *entries() {
+            const names = [...new Set(this._h.map((p) => p[0]))].sort();
+            for (const n of names) yield [n, this.get(n)];
+        }
+        keys() { return Array.from(this.entries(), (p) => p[0])[Symbol.iterator](); }
+        values() { return Array.from(this.entries(), (p) => p[1])[Symbol.iterator](); }
+        [Symbol.iterator]() { return this.entries(); }
+        get [Symbol.toStringTag]() { return 'Headers'; }
+    }
+    const bodyBytes = (body) => {
+        if (body === undefined || body === null) return { bytes: undefined, type: null };
+        if (typeof body === 'string') return { bytes: N.utf8Encode(wellFormed(body)), type: 'text/plain;charset=UTF-8' };
+        if (body instanceof URLSearchParams) {
+            return { bytes: N.utf8Encode(body.toString()), type: 'application/x-www-form-urlencoded;charset=UTF-8' };
+        }
+        if (body instanceof ArrayBuffer) return { bytes: new Uint8Array(body), type: null };
+        if (ArrayBuffer.isView(body)) return { bytes: new Uint8Array(body.buffer, body.byteOffset, body.byteLength), type: null };
+        return { bytes: N.utf8Encode(wellFormed(String(body))), type: 'text/plain;charset=UTF-8' };
+    };
+    class Body {
+        _take() {
+            if (this.bodyUsed) throw new TypeError('Body is unusable: Body has already been read');
+            this.bodyUsed = true;
+            return this._bytes || new Uint8Array(0);
+        }
+        async arrayBuffer() { const b = this._take(); return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength); }
+        async bytes() { return new Uint8Array(this._take()); }
+        async text() { return N.utf8Decode(this._take(), false); }
+        async json() { return JSON.parse(await this.text()); }
+    }
+    class Response extends Body {
+        constructor(body, init = {}) {
+            super();
+            const b = bodyBytes(body);
+            this._bytes = b.bytes;
+            this.status = init.status === undefined ? 200 : init.status;
+            this.statusText = init.statusText || '';
+            this.headers = new Headers(init.headers);
+            if (b.type && !this.headers.has('content-type')) this.headers.set('content-type', b.type);
+            this.url = init.url || '';
+            this.redirected = !!init.redirected;
+            this.type = 'basic';
+            this.bodyUsed = false;
+        }
+        get ok() { return this.status >= 200 && this.status < 300; }
+        get body() { return null; } // no streams: read it with text(), json(), arrayBuffer(), bytes()
+        clone() {
+            if (this.bodyUsed) throw new TypeError('Response.clone: Body has already been consumed');
+            return new Response(this._bytes, this);
+        }
+        static json(data, init = {}) {
+            const r = new Response(JSON.stringify(data), init);
+            r.headers.set('content-type', 'application/json');
+            return r;
+        }
+        static error() { const r = new Response(null, { status: 0 }); r.type = 'error'; return r; }
+    }
+    class Request extends Body {
+        constructor(input, init = {}) {
+            super();
+            const base = input instanceof Request ? input : null;
+            this.url = base ? base.url : new URL(String(input)).href;
+            this.method = String(init.method || (base && base.method) || 'GET').toUpperCase();
+            this.headers = new Headers(init.headers || (base && base.headers));
+            const b = init.body !== undefined ? bodyBytes(init.body) : { bytes: base && base._bytes, type: null };
+            this._bytes = b.bytes;
+            if (b.type && !this.headers.has('content-type')) this.headers.set('content-type', b.type);
+            this.redirect = init.redirect || (base && base.redirect) || 'follow';
+            this.signal = init.signal || (base && base.signal) || null;
+            this.bodyUsed = false;
+        }
+        clone() { return new Request(this); }
+    }
+    const fetchFailed = (code, message) => {
+        const cause = new Error(message);
+        cause.code = code;
+        return new TypeError('fetch failed', { cause });
+    };
+    function fetch(input, init = {}) {
+        return new Promise((resolve, reject) => {
+            let req;
+            try {
+                req = new Request(input, init);
+            } catch (e) {
+                reject(e);
+                return;
+            }
+            if (req.signal && req.signal.aborted) {
+                reject(req.signal.reason);
+                return;
+            }
+            // A job, so that fetch() itself returns at once; the host call then blocks.
+            Promise.resolve().then(() => {
+                const head = { method: req.method, url: req.url, headers: req.headers._h };
+                if (req.redirect !== 'follow') head.max_redirects = 0;
+                if (typeof init.timeout === 'number') head.timeout_ms = init.timeout;
+                const r = N.httpRequest(JSON.stringify(head), req._bytes);
+                if (typeof r === 'number') {
+                    throw fetchFailed(r === -6 ? 'timeout' : 'host_error', `http_request failed (code ${r})`);
+                }
+                const h = JSON.parse(r[0]);
+                if (h.error) throw fetchFailed(h.error.error_type, h.error.message);
+                if (req.redirect === 'error' && h.status >= 300 && h.status < 400) {
+                    throw fetchFailed('redirect', `redirect mode is "error" (status ${h.status})`);
+                }
+                return new Response(r[1], { status: h.status, headers: h.headers, url: h.url,
+                                            redirected: (h.redirects || 0) > 0 });
+            }).then(resolve, reject);
+        });
+    }
+    define(global, 'Headers', Headers);
+    define(global, 'Request', Request);
+    define(global, 'Response', Response);
+    define(global, 'fetch', fetch);
+
     // ------------------------------------------------------------------ process
     const env = Object.assign(Object.create(null), N.env);
     const argv = Array.from(N.argv);

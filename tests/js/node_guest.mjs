@@ -80,6 +80,13 @@ function runTask(request, depth) {
         },
         response_read: (h, buf, cap) => (handles.has(h) ? copyOut(handles.get(h), buf, cap) : -3),
         response_close: (h) => (handles.delete(h) ? 0 : -3),
+        // The harness has no network: every request is refused like a host without grants.
+        http_request: () => {
+            const h = nextHandle++;
+            handles.set(h, enc.encode(JSON.stringify({ error: { error_type: 'denied', message: 'denied: the harness grants no hosts' } })));
+            return h;
+        },
+        http_body_read: (h, buf, cap) => (handles.has(h) ? 0 : -3),
         log: (level, ptr, len) => {
             stderr.write(`[log ${level}] ${dec.decode(mem().slice(ptr, ptr + len))}\n`);
             return 0;

@@ -139,6 +139,9 @@ def run_node(jsdir):
         p, r, _ = task("badopt")
         check("invalid option -> ConfigError naming it", r and "invalid ram '64XB'" in r["result"],
               r)
+        p, r, _ = task("fetchit", ["https://example.com/"])
+        check("fetch refused by the host -> TypeError with cause.code",
+              r and r["result"] == {"error": "fetch failed", "code": "denied"}, r)
         p, r, _ = task("recurse")
         check("deep recursion -> InternalError: stack overflow",
               r and "stack overflow" in r.get("message", ""), (r or {}).get("message"))
@@ -224,6 +227,29 @@ def run_capsule(capsule, jsdir):
         p, e, _ = capsule_run(capsule, jsdir, app, ["--task", "logs"])
         check("console.log/error captured", e and e["stdout"] == "to stdout\n"
               and e["stderr"] == "to stderr\n", e)
+        p, e, _ = capsule_run(capsule, jsdir, app, ["--task", "fetchit", "https://example.com/"])
+        check("fetch without allowed_hosts refused", e and e["result"] ==
+              {"error": "fetch failed", "code": "denied"}, e)
+        served = os.path.join(tmp, "www")
+        os.makedirs(served)
+        with open(os.path.join(served, "hello.txt"), "w") as f:
+            f.write("hello over http")
+        srv = subprocess.Popen([sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1",
+                                "--directory", served], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+        try:
+            line = srv.stdout.readline()  # "Serving HTTP on 127.0.0.1 port N ..."
+            port = line.split(" port ")[1].split()[0]
+            p, e, _ = capsule_run(capsule, jsdir, app,
+                                  ["--task", "fetchit", f"http://127.0.0.1:{port}/hello.txt"],
+                                  ["--allow-host", f"127.0.0.1:{port}"])
+            r = (e or {}).get("result") or {}
+            check("fetch from an allowed host", r.get("status") == 200 and
+                  r.get("text") == "hello over http" and r.get("type", "").startswith("text/plain"),
+                  e)
+        finally:
+            srv.terminate()
+            srv.wait()
         # Sub-tasks need the host to give a sub-task the guest runtime's own mounts (/app);
         # reported, not failed, until it does.
         p, e, _ = capsule_run(capsule, jsdir, app, ["7"])
