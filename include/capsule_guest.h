@@ -77,6 +77,27 @@ CAPSULE_IMPORT("response_close") int32_t capsule_response_close(int32_t handle);
  * CAPSULE_EINVAL (bad level) or CAPSULE_ELIMIT (the task's log quota is used up). */
 CAPSULE_IMPORT("log") int32_t capsule_log(int32_t level, const uint8_t *msg, int32_t len);
 
+/** Makes an HTTP request through the host (the guest has no sockets). req is
+ * {"method": "GET", "url": "https://api.example.com/x", "headers": {"accept": "text/plain"},
+ *  "timeout_ms": 10000, "max_redirects": 10, "max_response_bytes": 1048576} (only url is
+ * required); the request body, any bytes, is (body, body_len) (body_len 0: none). The host checks
+ * every hop against the task's allowed_hosts and refuses private addresses. Returns a handle
+ * (> 0) whose response_read gives the head, {"status": 200, "headers": [["content-type",
+ * "text/plain"], ...], "url": "...", "redirects": 0, "http_version": "1.1", "body_size": N}, or
+ * {"error": {"error_type": "denied" | "invalid_url" | "network_error" | "timeout" |
+ * "too_large", "message": "..."}}; capsule_http_body_read gives the body. Errors:
+ * CAPSULE_EFAULT, CAPSULE_EINVAL (malformed request JSON, a header the host sets such as Host),
+ * CAPSULE_ELIMIT (too many open handles or requests), CAPSULE_ENOMEM, CAPSULE_ETIMEOUT (the
+ * task's deadline passed). Close the handle with capsule_response_close. */
+CAPSULE_IMPORT("http_request")
+int32_t capsule_http_request(const uint8_t *req, int32_t req_len, const uint8_t *body,
+                             int32_t body_len);
+
+/** Copies the response body of an HTTP handle into buf when its length n <= cap. Returns n,
+ * CAPSULE_EBADF (not an open HTTP handle) or CAPSULE_EFAULT. */
+CAPSULE_IMPORT("http_body_read")
+int32_t capsule_http_body_read(int32_t handle, uint8_t *buf, int32_t cap);
+
 #ifdef CAPSULE_GUEST_HELPERS
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +148,43 @@ capsule_call(const char *req_json, int32_t *out_err)
     capsule_response_close(h);
     *out_err = 0;
     return buf;
+}
+
+/* Makes an HTTP request (req_json as for capsule_http_request). On success returns the head
+ * JSON as a NUL-terminated malloc'd string and the body in *out_body (malloc'd, NUL-terminated
+ * for convenience, *out_body_len bytes); free both. On an ABI error returns NULL with *out_err
+ * set. A refused or failed request is not an ABI error: its head holds "error". */
+static inline char *
+capsule_http(const char *req_json, const void *body, int32_t body_len, uint8_t **out_body,
+             int32_t *out_body_len, int32_t *out_err)
+{
+    *out_body = NULL;
+    *out_body_len = 0;
+    int32_t h = capsule_http_request((const uint8_t *)req_json, (int32_t)strlen(req_json),
+                                     (const uint8_t *)body, body_len);
+    if (h < 0) {
+        *out_err = h;
+        return NULL;
+    }
+    int32_t n = capsule_response_read(h, NULL, 0);
+    int32_t bn = capsule_http_body_read(h, NULL, 0);
+    char *head = n >= 0 ? (char *)malloc((size_t)n + 1) : NULL;
+    uint8_t *b = bn >= 0 ? (uint8_t *)malloc((size_t)bn + 1) : NULL;
+    if (!head || !b || capsule_response_read(h, (uint8_t *)head, n) != n ||
+        capsule_http_body_read(h, b, bn) != bn) {
+        *out_err = n < 0 ? n : bn < 0 ? bn : CAPSULE_ENOMEM;
+        free(head);
+        free(b);
+        capsule_response_close(h);
+        return NULL;
+    }
+    head[n] = '\0';
+    b[bn] = 0;
+    capsule_response_close(h);
+    *out_body = b;
+    *out_body_len = bn;
+    *out_err = 0;
+    return head;
 }
 
 /* Logs a NUL-terminated message at INFO level. */
