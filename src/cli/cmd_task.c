@@ -34,6 +34,8 @@ cli_task_run_help(FILE *out)
         "  --allow-host HOST         grant a host for HTTP requests (repeatable)\n"
         "  --env NAME[=VALUE]        grant an environment variable (repeatable); NAME alone\n"
         "                            takes the value from the environment or .env\n"
+        "  --code-mount HOST::/GUEST mount the code a guest runtime runs, read-only, for the\n"
+        "                            task and its sub-tasks (not a grant of the policy)\n"
         "  --stdin FILE|-            the task's stdin (default: empty)\n"
         "  --max-output SIZE         cap captured stdout and stderr each (default 4MB, at most\n"
         "                            a quarter of ram)\n"
@@ -244,6 +246,8 @@ cli_task_run(int argc, char **argv)
     cap_task_result r;
     cap_task_result_init(&r);
     bool options_done = false;
+    const char *code_mounts[16];
+    size_t ncode = 0;
 
     if (!args) {
         fprintf(stderr, "capsule run: out of memory\n");
@@ -267,7 +271,8 @@ cli_task_run(int argc, char **argv)
             name[nlen] = '\0';
             bool takes_value = cli_is_policy_flag(name) || strcmp(name, "--task") == 0 ||
                                strcmp(name, "--args-file") == 0 || strcmp(name, "--stdin") == 0 ||
-                               strcmp(name, "--max-output") == 0;
+                               strcmp(name, "--max-output") == 0 ||
+                               strcmp(name, "--code-mount") == 0;
             bool is_switch = strcmp(a, "--json") == 0 || strcmp(a, "--verbose") == 0 ||
                              strcmp(a, "-v") == 0 || strcmp(a, "--no-journal") == 0 ||
                              strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0;
@@ -307,6 +312,12 @@ cli_task_run(int argc, char **argv)
                     args_file = val;
                 } else if (strcmp(name, "--stdin") == 0) {
                     stdin_spec = val;
+                } else if (strcmp(name, "--code-mount") == 0) {
+                    if (ncode >= sizeof code_mounts / sizeof code_mounts[0]) {
+                        code = cli_usage("run", "at most 16 --code-mount options");
+                        goto out;
+                    }
+                    code_mounts[ncode++] = val;
                 } else if (strcmp(name, "--max-output") == 0) {
                     if (!parse_size(val, &max_output)) {
                         code = cli_usage("run", "--max-output: '%s' is not a size like 4MB", val);
@@ -407,6 +418,8 @@ cli_task_run(int argc, char **argv)
     spec.env_values = (const char *const *)flags.env_values;
     spec.nenv = flags.nenv;
     spec.output_limit = max_output;
+    spec.code_mounts = code_mounts;
+    spec.ncode_mounts = ncode;
     if (stdin_spec && strcmp(stdin_spec, "-") == 0) {
         spec.stdin_fd = STDIN_FILENO;
     } else if (stdin_spec) {

@@ -107,11 +107,15 @@ serve(worker *w, const char *line)
     json_t *name = json_object_get(req, "task_name");
     json_t *mounts = json_object_get(req, "mounts");
     json_t *policy = json_object_get(req, "policy");
+    json_t *code = json_object_get(req, "code_mounts");
+    const char *code_mounts[16];
+    size_t ncode = 0;
     /* null stands for "not given", as in the SDKs' optional arguments. */
     args = json_is_null(args) ? NULL : args;
     kwargs = json_is_null(kwargs) ? NULL : kwargs;
     name = json_is_null(name) ? NULL : name;
     mounts = json_is_null(mounts) ? NULL : mounts;
+    code = json_is_null(code) ? NULL : code;
     const char *why = NULL;
     if (!json_is_string(file)) {
         why = "invalid request: \"file\" must be a string";
@@ -123,6 +127,8 @@ serve(worker *w, const char *line)
         why = "invalid request: \"task_name\" must be a string";
     } else if (mounts && !json_is_array(mounts)) {
         why = "invalid request: \"mounts\" must be an array of strings";
+    } else if (code && (!json_is_array(code) || json_array_size(code) > 16)) {
+        why = "invalid request: \"code_mounts\" must be an array of at most 16 strings";
     } else if (policy && !json_is_object(policy) && !json_is_null(policy)) {
         why = "invalid request: \"policy\" must be an object";
     }
@@ -153,6 +159,14 @@ serve(worker *w, const char *line)
             goto out;
         }
     }
+    json_array_foreach(code, i, m)
+    {
+        if (!json_is_string(m)) {
+            respond_error(w, id, "invalid request: \"code_mounts\" must hold strings");
+            goto out;
+        }
+        code_mounts[ncode++] = json_string_value(m);
+    }
     if (cap_policy_resolve_into(&eff, &pol, cap_config_defaults(w->cfg), &err) != CAP_OK) {
         respond_error(w, id, err.msg);
         goto out;
@@ -172,6 +186,8 @@ serve(worker *w, const char *line)
     spec.env_names = (const char *const *)w->flags->env_names;
     spec.env_values = (const char *const *)w->flags->env_values;
     spec.nenv = w->flags->nenv;
+    spec.code_mounts = code_mounts;
+    spec.ncode_mounts = ncode;
     if (cap_task_run(w->rt, &spec, &r, &err) != CAP_OK) {
         respond_error(w, id, err.msg);
         goto out;

@@ -532,6 +532,17 @@ make_wasi_config(const cap_task_runner *rt, const cap_task_spec *spec, const cha
             goto out;
         }
     }
+    for (size_t i = 0; i < spec->ncode_mounts; i++) {
+        cap_mount m;
+        if ((st = cap_policy_parse_mount("code mount", spec->code_mounts[i], &m, err)) != CAP_OK) {
+            goto out;
+        }
+        st = cap_wasi_config_preopen_dir(c, m.host, m.guest, false, err);
+        cap_mount_clear(&m);
+        if (st != CAP_OK) {
+            goto out;
+        }
+    }
     for (size_t i = 0; i < p->nfiles; i++) {
         const cap_mount *m = &p->files[i];
         if ((st = cap_wasi_config_preopen_dir(c, m->host, m->guest, m->writable, err)) != CAP_OK) {
@@ -802,6 +813,8 @@ cap_task_run_child(cap_task_ctx *p, const char *task_name, const json_t *args, c
     cs.env_names = p->spec->env_names;
     cs.env_values = p->spec->env_values;
     cs.nenv = p->spec->nenv;
+    cs.code_mounts = p->spec->code_mounts;
+    cs.ncode_mounts = p->spec->ncode_mounts;
     cs.output_limit = p->spec->output_limit;
     cs.event_fn = p->spec->event_fn;
     cs.event_user = p->spec->event_user;

@@ -75,6 +75,11 @@ typedef struct cap_task_spec {
     const char *const *env_names;
     const char *const *env_values;
     size_t nenv;
+    /* Read-only mounts of the code the guest runs ("HOST::/GUEST", e.g. a Python or JavaScript
+     * project mounted at /app for a guest runtime): set by the host, not grants of the policy,
+     * and given to every sub-task of the run as well. */
+    const char *const *code_mounts;
+    size_t ncode_mounts;
     /* WASI extras for the top-level task: stdin (a file path, or a descriptor when >= 0), the
      * per-stream capture cap (0 = CAP_WASI_DEFAULT_OUTPUT_LIMIT), live output streaming. */
     const char *stdin_path;

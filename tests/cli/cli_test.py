@@ -380,6 +380,20 @@ def case_subtask_escalation():
     check(sum(r["error_type"] == "denied" for r in rows) == 8, "denied rows journaled", rows)
 
 
+def case_code_mount():
+    # The code a guest runtime runs is mounted read-only for the task and its sub-tasks, even
+    # when a sub-task asks for no files: it is the host's, not a grant of the policy.
+    os.makedirs("app")
+    write("app/in.txt", "code\n")
+    env = parent([{"task_name": "readfile"}], "--code-mount", "./app::/data")
+    check(env["success"], "parent failed", env)
+    kid = env["result"][0]
+    check(kid["success"] and kid["result"] == {"in": "ok", "via_link": False, "write": False},
+          "the child sees the code mount, read-only", kid)
+    env = run_json("--task", "readfile", TASK)
+    check(env["result"]["in"] == "missing", "nothing mounted without it", env)
+
+
 def case_subtask_nesting():
     env = run_json("--task", "nest", "--no-journal", TASK)
     depth = 0  # levels of sub-tasks below the top-level task
