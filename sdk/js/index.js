@@ -518,6 +518,7 @@ export class Runner {
     async kill() {
         const w = this.#worker;
         if (!w || w.dead) return;
+        for (const h of [w.child, w.child.stdout, w.child.stderr]) h.ref?.(); // wait for it
         w.child.kill('SIGKILL');
         await w.exited;
     }
