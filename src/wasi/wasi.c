@@ -113,6 +113,9 @@ cap_wasi_config_new(cap_wasi_config_t **out, cap_error_t *err)
 static void
 free_strings(char **v, size_t n)
 {
+    if (!v) { // an allocation failed before the array existed; n may already be set
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         cap_free(v[i]);
     }
