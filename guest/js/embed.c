@@ -71,6 +71,15 @@ static JSValue runner_ns = JS_UNDEFINED;
 static char *init_error; /* a failure of capsule_init, reported by capsule_run */
 static int saw_uncaught; /* an exception escaped a timer or a job */
 
+/* Promises rejected with no handler yet (QuickJS reports them when they are rejected and again
+ * if a handler is attached later); whatever is left when the work ends is reported. */
+typedef struct rejection {
+    struct rejection *next;
+    JSValue promise;
+    JSValue reason;
+} rejection;
+static rejection *rejections;
+
 static uint64_t
 now_ns(void)
 {
@@ -104,6 +113,52 @@ dump_exception(const char *what)
     }
     JS_FreeValue(ctx, e);
     fflush(stderr);
+}
+
+static void
+track_rejection(JSContext *c, JSValueConst promise, JSValueConst reason, JS_BOOL is_handled,
+                void *opaque)
+{
+    (void)opaque;
+    if (!is_handled) {
+        rejection *r = malloc(sizeof *r);
+        if (r) {
+            r->promise = JS_DupValue(c, promise);
+            r->reason = JS_DupValue(c, reason);
+            r->next = rejections;
+            rejections = r;
+        }
+        return;
+    }
+    for (rejection **p = &rejections; *p; p = &(*p)->next) {
+        if (JS_VALUE_GET_PTR((*p)->promise) == JS_VALUE_GET_PTR(promise)) {
+            rejection *r = *p;
+            *p = r->next;
+            JS_FreeValue(c, r->promise);
+            JS_FreeValue(c, r->reason);
+            free(r);
+            return;
+        }
+    }
+}
+
+/* Prints the rejections nobody handled, like node's "Uncaught (in promise)"; returns how many.
+ * A task's own failure is reported through its result, not here. */
+static int
+report_rejections(void)
+{
+    int n = 0;
+    while (rejections) {
+        rejection *r = rejections;
+        rejections = r->next;
+        JS_Throw(ctx, JS_DupValue(ctx, r->reason));
+        dump_exception("Uncaught (in promise) ");
+        JS_FreeValue(ctx, r->promise);
+        JS_FreeValue(ctx, r->reason);
+        free(r);
+        n++;
+    }
+    return n;
 }
 
 /* ------------------------------------------------------------------ the event loop */
@@ -1212,6 +1267,7 @@ start_runtime(void)
     }
     JS_SetMaxStackSize(rt, JS_STACK_LIMIT);
     JS_SetModuleLoaderFunc(rt, module_normalize, module_loader, NULL);
+    JS_SetHostPromiseRejectionTracker(rt, track_rejection, NULL);
     ctx = JS_NewContext(rt);
     if (!ctx) {
         init_error = strdup("cannot create the JavaScript context (out of memory)");
@@ -1403,6 +1459,7 @@ capsule_run(void)
         fail_result("the runner's serve() failed (see stderr)");
     }
     JS_FreeValue(ctx, r);
+    report_rejections();
     fflush(stdout);
     fflush(stderr);
 }
@@ -1435,8 +1492,8 @@ main(int argc, char **argv)
     }
     JS_FreeValue(ctx, r);
     run_loop(JS_UNDEFINED);
-    if (saw_uncaught && code == 0) {
-        code = 1;
+    if (report_rejections() > 0 || (saw_uncaught && code == 0)) {
+        code = code ? code : 1; /* node exits 1 on an unhandled rejection too */
     }
     if (code == 0) { /* process.exitCode, as node honours it */
         JSValue g = JS_GetGlobalObject(ctx);
