@@ -54,10 +54,19 @@ cap_http_header_ok(const char *name, const char *value, size_t value_len)
 {
     /* Headers that decide framing, routing or the connection belong to the host: a guest
      * setting them could smuggle requests or address a different virtual host. */
-    static const char *const reserved[] = {
-        "host", "content-length", "transfer-encoding", "connection", "keep-alive",
-        "upgrade", "te", "trailer", "proxy-connection", "proxy-authorization", "expect",
-        "http2-settings", NULL};
+    static const char *const reserved[] = {"host",
+                                           "content-length",
+                                           "transfer-encoding",
+                                           "connection",
+                                           "keep-alive",
+                                           "upgrade",
+                                           "te",
+                                           "trailer",
+                                           "proxy-connection",
+                                           "proxy-authorization",
+                                           "expect",
+                                           "http2-settings",
+                                           NULL};
     size_t n = strlen(name);
     if (n == 0 || n > 256) {
         return "a header name must be 1 to 256 characters";
@@ -265,8 +274,7 @@ on_header(char *data, size_t size, size_t nmemb, void *user)
 }
 
 static int
-on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-            curl_off_t ulnow)
+on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
     hop *h = user;
     (void)dltotal;
@@ -280,8 +288,7 @@ on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal
     return 0;
 }
 
-static bool
-set_fail(cap_http_response *out, cap_http_outcome o, const char *fmt, ...)
+static bool set_fail(cap_http_response *out, cap_http_outcome o, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static bool
@@ -432,8 +439,8 @@ send_hop(const flow *f, hop *h, long *out_status, char **out_location, int *out_
         bad |= (int)curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     } else if (f->send_body) {
         bad |= (int)curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-        bad |= (int)curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? (const char *)req->body
-                                                                        : "");
+        bad |=
+            (int)curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? (const char *)req->body : "");
         if (strcmp(f->method, "POST") != 0) {
             bad |= (int)curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, f->method);
         }
@@ -618,8 +625,7 @@ cap_http_perform(const cap_http_request *req, cap_http_response *out, cap_error_
         bool oom = false;
         int version = 0;
         char detail[CURL_ERROR_SIZE] = "";
-        CURLcode rc =
-            send_hop(&f, &h, &status, &location, &version, detail, sizeof detail, &oom);
+        CURLcode rc = send_hop(&f, &h, &status, &location, &version, detail, sizeof detail, &oom);
         uint64_t sent = f.send_body && !cap_rt_ieq(f.method, "HEAD") ? req->body_len : 0;
         if (oom || h.oom) {
             cap_free(location);
@@ -636,9 +642,9 @@ cap_http_perform(const cap_http_request *req, cap_http_response *out, cap_error_
             break;
         }
         record(&f, f.method, cur.shown, status, h.body_len, sent, ht0, CAP_HTTP_OK, "");
-        bool redirect = location && req->max_redirects > 0 &&
-                        (status == 301 || status == 302 || status == 303 || status == 307 ||
-                         status == 308);
+        bool redirect =
+            location && req->max_redirects > 0 &&
+            (status == 301 || status == 302 || status == 303 || status == 307 || status == 308);
         if (redirect && redirects >= req->max_redirects) {
             set_fail(out, CAP_HTTP_NETWORK_ERROR,
                      "network_error: more than %u redirects (the last to %.200s)",
@@ -656,8 +662,8 @@ cap_http_perform(const cap_http_request *req, cap_http_response *out, cap_error_
                 break;
             }
             if (pst != CAP_OK) {
-                set_fail(out, CAP_HTTP_INVALID_URL, "invalid_url: redirect to %.200s: %s",
-                         location, why);
+                set_fail(out, CAP_HTTP_INVALID_URL, "invalid_url: redirect to %.200s: %s", location,
+                         why);
                 cap_free(location);
                 hop_free(&h);
                 break;

@@ -14,7 +14,7 @@
 
 /* Limits of one request (the ABI may lower some per request, never raise them). */
 #define CAP_HTTP_MAX_URL           8192u
-#define CAP_HTTP_MAX_HEADERS       100u        // request headers, and response headers kept
+#define CAP_HTTP_MAX_HEADERS       100u         // request headers, and response headers kept
 #define CAP_HTTP_MAX_HEADER_BYTES  (256u << 10) // response headers of one hop
 #define CAP_HTTP_MAX_BODY          (64u << 20)  // response body (decoded)
 #define CAP_HTTP_DEFAULT_BODY      (16u << 20)
@@ -49,8 +49,8 @@ const char *cap_http_outcome_name(cap_http_outcome o);
 
 /* A parsed, normalised URL. */
 typedef struct cap_http_url {
-    char *url;    // the URL to request (normalised host, no fragment); cap_alloc'd
-    char *shown;  // the URL for records and messages (no user or password); cap_alloc'd
+    char *url;      // the URL to request (normalised host, no fragment); cap_alloc'd
+    char *shown;    // the URL for records and messages (no user or password); cap_alloc'd
     char host[256]; // lowercase ASCII (IDN as punycode), no trailing dot; IPv6 as "[canonical]"
     unsigned port;  // the effective port (the scheme's default when the URL names none)
     bool https;
@@ -119,8 +119,8 @@ bool cap_http_addr_listed(const char *const *patterns, size_t n, int family, con
 /* One hop (one request really sent, or refused before it was sent), for the records. */
 typedef struct cap_http_hop {
     const char *method;
-    const char *url; // shown form
-    long status;     // 0 when no response
+    const char *url;    // shown form
+    long status;        // 0 when no response
     uint64_t bytes_in;  // response body bytes received (decoded)
     uint64_t bytes_out; // request body bytes sent
     uint64_t duration_ms;
@@ -137,9 +137,9 @@ typedef struct cap_http_request {
     const uint8_t *body; // may be NULL when body_len is 0
     size_t body_len;
     bool has_body;
-    uint64_t timeout_ms; // for the whole request; the caller clips it to the task's deadline
-    uint32_t max_redirects; // 0: redirects are returned, not followed
-    size_t max_body;        // response body cap (decoded bytes)
+    uint64_t timeout_ms;        // for the whole request; the caller clips it to the task's deadline
+    uint32_t max_redirects;     // 0: redirects are returned, not followed
+    size_t max_body;            // response body cap (decoded bytes)
     const char *const *allowed; // allowed_hosts patterns (normalised)
     size_t nallowed;
     /* Polled during transfers: true stops the request with CAP_HTTP_INTERRUPTED. */

@@ -54,8 +54,7 @@ ram_free(const cap_task_ctx *ctx)
     return used < ram ? ram - used : 0;
 }
 
-static void
-warn(cap_task_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(cap_task_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 warn(cap_task_ctx *ctx, const char *fmt, ...)
@@ -130,8 +129,7 @@ typedef struct parsed {
 static bool
 get_uint(const json_t *v, uint64_t max, uint64_t *out)
 {
-    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-        (uint64_t)json_integer_value(v) > max) {
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) > max) {
         return false;
     }
     *out = (uint64_t)json_integer_value(v);
@@ -174,14 +172,15 @@ add_header(parsed *p, const char *name, const json_t *value)
 static const char *
 parse_request(const json_t *req, parsed *p, char *buf, size_t size)
 {
-    static const char *const known[] = {"method",  "url", "headers", "timeout_ms", "max_redirects",
-                                        "max_response_bytes", NULL};
+    static const char *const known[] = {
+        "method", "url", "headers", "timeout_ms", "max_redirects", "max_response_bytes", NULL};
     if (!json_is_object(req)) {
         return "the request must be a JSON object";
     }
     const char *key;
     const json_t *v;
-    json_object_foreach((json_t *)req, key, v) {
+    json_object_foreach((json_t *)req, key, v)
+    {
         bool ok = false;
         for (size_t i = 0; known[i] && !ok; i++) {
             ok = strcmp(key, known[i]) == 0;
@@ -228,7 +227,8 @@ parse_request(const json_t *req, parsed *p, char *buf, size_t size)
     if (json_is_object(v)) {
         const char *name;
         const json_t *value;
-        json_object_foreach((json_t *)v, name, value) {
+        json_object_foreach((json_t *)v, name, value)
+        {
             if ((why = add_header(p, name, value)) != NULL) {
                 return why;
             }
@@ -236,7 +236,8 @@ parse_request(const json_t *req, parsed *p, char *buf, size_t size)
     } else if (json_is_array(v)) {
         size_t i;
         const json_t *pair;
-        json_array_foreach(v, i, pair) {
+        json_array_foreach(v, i, pair)
+        {
             if (!json_is_array(pair) || json_array_size(pair) != 2) {
                 return "headers must be an object or an array of [name, value] pairs";
             }
@@ -266,8 +267,8 @@ head_json(const cap_http_response *resp)
         if (e) {
             bad |= json_object_set_new(e, "error_type",
                                        json_string(cap_http_outcome_name(resp->outcome)));
-            bad |= json_object_set_new(e, "message", cap_json_string_lossy(
-                                                         resp->message, strlen(resp->message)));
+            bad |= json_object_set_new(e, "message",
+                                       cap_json_string_lossy(resp->message, strlen(resp->message)));
             bad |= json_object_set_new(o, "error", e);
         }
     } else {
@@ -278,11 +279,11 @@ head_json(const cap_http_response *resp)
             bad |= !pair;
             if (pair) {
                 bad |= json_array_append_new(
-                    pair, cap_json_string_lossy(resp->header_names[i],
-                                                strlen(resp->header_names[i])));
+                    pair,
+                    cap_json_string_lossy(resp->header_names[i], strlen(resp->header_names[i])));
                 bad |= json_array_append_new(
-                    pair, cap_json_string_lossy(resp->header_values[i],
-                                                strlen(resp->header_values[i])));
+                    pair,
+                    cap_json_string_lossy(resp->header_values[i], strlen(resp->header_values[i])));
                 bad |= json_array_append_new(hs, pair);
             }
         }
@@ -411,8 +412,8 @@ request(cap_caller_t *caller, cap_task_ctx *ctx, uint32_t rptr, int32_t rlen, ui
         cap_http_response_clear(&resp);
         return ABI_ENOMEM;
     }
-    if (resp.outcome == CAP_HTTP_INTERRUPTED ||
-        (resp.outcome == CAP_HTTP_TIMEOUT && clipped && cap_rt_monotonic_ms() >= ctx->deadline_ms)) {
+    if (resp.outcome == CAP_HTTP_INTERRUPTED || (resp.outcome == CAP_HTTP_TIMEOUT && clipped &&
+                                                 cap_rt_monotonic_ms() >= ctx->deadline_ms)) {
         cap_http_response_clear(&resp);
         return ABI_ETIMEOUT; // the task's own deadline: it is interrupted right after
     }
@@ -445,8 +446,7 @@ cap_http_abi_request(cap_caller_t *caller, const cap_slot_t *args, cap_slot_t *r
 }
 
 cap_status
-cap_http_abi_body_read(cap_caller_t *caller, const cap_slot_t *args, cap_slot_t *results,
-                       void *env)
+cap_http_abi_body_read(cap_caller_t *caller, const cap_slot_t *args, cap_slot_t *results, void *env)
 {
     (void)env;
     cap_task_ctx *ctx = ctx_of(caller);

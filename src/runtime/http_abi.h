@@ -14,8 +14,8 @@ typedef struct cap_http_state cap_http_state;
 cap_status cap_http_abi_request(cap_caller_t *caller, const cap_slot_t *args, cap_slot_t *results,
                                 void *env);
 /* http_body_read(handle, buf, cap) -> body length | error (snprintf rule). */
-cap_status cap_http_abi_body_read(cap_caller_t *caller, const cap_slot_t *args,
-                                  cap_slot_t *results, void *env);
+cap_status cap_http_abi_body_read(cap_caller_t *caller, const cap_slot_t *args, cap_slot_t *results,
+                                  void *env);
 
 /* Releases the body held for handle slot `slot` (0-based), if any: response_close calls it. */
 void cap_http_abi_close(cap_task_ctx *ctx, unsigned slot);

@@ -369,7 +369,7 @@ cap_http_pattern_match(const char *pattern, const cap_http_url *u)
         return u->is_ip ? CAP_HTTP_MATCH_NONE : CAP_HTTP_MATCH_COVERED;
     case P_IP:
         return u->is_ip && same_addr(p.family, p.addr, u->family, u->addr) ? CAP_HTTP_MATCH_EXPLICIT
-                                                                            : CAP_HTTP_MATCH_NONE;
+                                                                           : CAP_HTTP_MATCH_NONE;
     case P_NAME: {
         if (u->is_ip) {
             return CAP_HTTP_MATCH_NONE;
@@ -500,9 +500,9 @@ cap_addr_classify(int family, const uint8_t *a)
         return CAP_ADDR_MULTICAST;
     }
     if ((a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8) || // documentation
-        (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0 && a[3] == 0) ||        // Teredo
-        (a[0] == 0 && a[1] == 0x64 && a[2] == 0xff && a[3] == 0x9b) ||     // local NAT64
-        (a[0] == 0x01 && a[1] == 0 && zero(a + 2, 6)) ||                   // discard 100::/64
+        (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0 && a[3] == 0) ||       // Teredo
+        (a[0] == 0 && a[1] == 0x64 && a[2] == 0xff && a[3] == 0x9b) ||    // local NAT64
+        (a[0] == 0x01 && a[1] == 0 && zero(a + 2, 6)) ||                  // discard 100::/64
         (a[0] & 0xe0) != 0x20) { // outside 2000::/3, the global unicast space
         return CAP_ADDR_RESERVED;
     }

@@ -53,8 +53,12 @@ test_http_url_normalises_host(void **state)
         {"http://[::1]:8080/", "[::1]", 8080, 1, "http://[::1]:8080/"},
         {"http://[0:0:0:0:0:0:0:1]/", "[::1]", 80, 1, NULL},
         {"http://[::FFFF:127.0.0.1]/", "[::ffff:127.0.0.1]", 80, 1, NULL},
-        {"http://b\xc3\xbc" "cher.de/", "xn--bcher-kva.de", 80, 0, "http://xn--bcher-kva.de/"},
-        {"http://B\xc3\x9c" "CHER.de/", "xn--bcher-kva.de", 80, 0, NULL},
+        {"http://b\xc3\xbc"
+         "cher.de/",
+         "xn--bcher-kva.de", 80, 0, "http://xn--bcher-kva.de/"},
+        {"http://B\xc3\x9c"
+         "CHER.de/",
+         "xn--bcher-kva.de", 80, 0, NULL},
         {"http://under_score.example/", "under_score.example", 80, 0, NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -84,12 +88,23 @@ test_http_url_rejects_bad_urls(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "ftp://example.com/",       "file:///etc/passwd", "example.com/x",
-        "http://",                  "not a url",          "http://[fe80::1%25eth0]/",
-        "http://exa mple.com/",     "http://a..b.com/",   "http://example.com:0/",
-        "http://example.com:65536/", "http://1.2.3.4.5/", "http://foo.123/",
-        "gopher://example.com/",    "",                   "http://\xff\xfe.com/",
-        "http://[::1/",             "http://exa%00mple.com/",
+        "ftp://example.com/",
+        "file:///etc/passwd",
+        "example.com/x",
+        "http://",
+        "not a url",
+        "http://[fe80::1%25eth0]/",
+        "http://exa mple.com/",
+        "http://a..b.com/",
+        "http://example.com:0/",
+        "http://example.com:65536/",
+        "http://1.2.3.4.5/",
+        "http://foo.123/",
+        "gopher://example.com/",
+        "",
+        "http://\xff\xfe.com/",
+        "http://[::1/",
+        "http://exa%00mple.com/",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cap_http_url u;

@@ -35,11 +35,21 @@ json_str(const char *p, const char **end)
         if (c == '\\') {
             c = *p++;
             switch (c) {
-            case 'n': c = '\n'; break;
-            case 't': c = '\t'; break;
-            case 'r': c = '\r'; break;
-            case 'b': c = '\b'; break;
-            case 'f': c = '\f'; break;
+            case 'n':
+                c = '\n';
+                break;
+            case 't':
+                c = '\t';
+                break;
+            case 'r':
+                c = '\r';
+                break;
+            case 'b':
+                c = '\b';
+                break;
+            case 'f':
+                c = '\f';
+                break;
             case 'u': {
                 unsigned v = 0;
                 sscanf(p, "%4x", &v);
@@ -47,7 +57,8 @@ json_str(const char *p, const char **end)
                 c = (char)v; // the tests send ASCII only
                 break;
             }
-            default: break;
+            default:
+                break;
             }
         }
         out[n++] = c;
@@ -176,8 +187,8 @@ main(void)
         puts_(&o, "{\"result\": [");
         bool first = true;
         for (int i = 0; i < times; i++) {
-            int32_t h = capsule_http_request((const uint8_t *)args[0], (int32_t)strlen(args[0]),
-                                             NULL, 0);
+            int32_t h =
+                capsule_http_request((const uint8_t *)args[0], (int32_t)strlen(args[0]), NULL, 0);
             if (h > 0) {
                 capsule_response_close(h);
                 h = 1;
