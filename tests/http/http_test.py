@@ -466,6 +466,40 @@ def case_proxy_ignored(srv):
     check(body(ok(r)) == b"hello", "direct", r)
 
 
+def case_subtask_hosts(srv):
+    """A sub-task may only narrow its parent's hosts; its requests are recorded in its own
+    envelope (which the parent receives)."""
+    p = srv.port
+    req = json.dumps({"url": f"http://localhost:{p}/hello"})
+    child = run([], raw=[json.dumps({"allowed_hosts": ["localhost"]}), req], task="sub",
+                hosts=["localhost"])
+    env = results(child)
+    check(env["success"], "child ran", env)
+    r = ok(env["result"][0])
+    check(body(r) == b"hello", "child body", r)
+    check(len(env["execution"]["host_requests"]) == 1, "child's records", env)
+    check("host_requests" not in child["execution"], "the parent made no request", child)
+    # Asking for a host the parent lacks is refused outright.
+    env = results(run([], raw=[json.dumps({"allowed_hosts": ["example.com"]}), req],
+                      task="sub", hosts=["localhost"]))
+    check(env["success"] is False and env["error"]["error_type"] == "denied" and
+          "example.com" in env["error"]["message"], "escalation refused", env)
+    # A narrower grant is fine: the parent's "localhost" covers api.localhost, and the child's
+    # request to localhost itself is then outside its own grant.
+    env = results(run([], raw=[json.dumps({"allowed_hosts": ["api.localhost"]}), req],
+                      task="sub", hosts=["localhost"]))
+    err(env["result"][0], "denied", "not in allowed_hosts")
+    # "*" in the parent does not let a child list a loopback address it lacks.
+    env = results(run([], raw=[json.dumps({"allowed_hosts": ["127.0.0.1"]}), req],
+                      task="sub", hosts=["*"]))
+    check(env["success"] is False and env["error"]["error_type"] == "denied", "IP escalation",
+          env)
+    # A child that asks for nothing gets no network.
+    env = results(run([], raw=["{}", req], task="sub", hosts=["localhost"]))
+    err(env["result"][0], "denied", "no allowed_hosts")
+    check(len(srv.hits) == 1, "only the granted child request arrived", srv.hits)
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 

@@ -4,7 +4,9 @@
  * args: [REQ_JSON, BODY_HEX, REQ_JSON, BODY_HEX, ...] (BODY_HEX "" for no body; "-" for a
  * body pointer outside memory). Result: [{"rc": N, "head": <head JSON>, "body_hex": "..."}, ...]
  * where rc is the http_request return value (a handle, or a CAPSULE_E* code). Task "count"
- * sends args[0] args[1] times and returns the return codes it saw, each once, in order. */
+ * sends args[0] args[1] times and returns the return codes it saw, each once, in order. Task
+ * "sub" runs a sub-task "main" with policy args[0] (JSON) on the request args[1] and returns
+ * its envelope. */
 #define CAPSULE_GUEST_HELPERS
 #include "../../../include/capsule_guest.h"
 
@@ -181,7 +183,27 @@ main(void)
     char *args[64];
     int n = read_args(req, args, 64);
     out o = {0};
-    if (strstr(req, "\"task_name\":\"count\"")) {
+    if (strstr(req, "\"task_name\":\"sub\"") && n >= 2) {
+        /* A sub-task (this module, task "main") with policy args[0] making request args[1]. */
+        out call = {0};
+        puts_(&call, "{\"task_name\": \"main\", \"policy\": ");
+        puts_(&call, args[0]);
+        puts_(&call, ", \"args\": [\"");
+        for (const char *c = args[1]; *c; c++) {
+            if (*c == '"' || *c == '\\') {
+                put(&call, "\\", 1);
+            }
+            put(&call, c, 1);
+        }
+        puts_(&call, "\", \"\"]}");
+        int32_t e = 0;
+        char *env = capsule_call(call.s, &e);
+        puts_(&o, "{\"result\": ");
+        puts_(&o, env ? env : "null");
+        puts_(&o, "}");
+        free(env);
+        free(call.s);
+    } else if (strstr(req, "\"task_name\":\"count\"")) {
         int times = n > 1 ? atoi(args[1]) : 1;
         int last = 1 << 30;
         puts_(&o, "{\"result\": [");
