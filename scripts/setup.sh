@@ -14,6 +14,7 @@ PACKAGES=(
     wabt binaryen                                  # wast2json/wat2wasm/wasm-interp; wasm-opt
     clang-19 lld-19 libclang-rt-19-dev-wasm32 wasi-libc   # building wasm32-wasi guests
     python3                                        # test drivers (tests/cli, wasi, sandbox, ...)
+    python3-pytest python3-pip                     # host SDK tests (tests/sdk: pytest; offline pip install)
 )
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -75,6 +75,10 @@ export type Duration = string | number;
 
 /** The task policy (names as in capsule.toml and @task; camelCase or snake_case). */
 export interface PolicyOptions {
+    /** "HOST::/GUEST" directories holding the code a guest runtime runs (a JavaScript bundle or
+     * a Python project at /app), read-only for the task and its sub-tasks; not a policy grant. */
+    codeMounts?: string | string[];
+    code_mounts?: string | string[];
     compute?: Compute;
     ram?: Size;
     timeout?: Duration;

@@ -237,6 +237,9 @@ export async function run(options) {
     const taskName = pick(o, 'taskName', 'task_name');
     if (taskName != null) argv.push('--task', String(taskName));
     argv.push(...policyFlags(o));
+    for (const m of strList(pick(o, 'codeMounts', 'code_mounts'), 'codeMounts')) {
+        argv.push('--code-mount', m);
+    }
     const maxOutput = pick(o, 'maxOutput', 'max_output');
     if (maxOutput != null) argv.push('--max-output', scalarText(maxOutput, 'maxOutput'));
     if (o.journal === false) argv.push('--no-journal');
@@ -453,6 +456,8 @@ export class Runner {
             if (taskName != null) req.task_name = String(taskName);
             const mounts = strList(o.mounts, 'mounts');
             if (mounts.length) req.mounts = mounts;
+            const codeMounts = strList(pick(o, 'codeMounts', 'code_mounts'), 'codeMounts');
+            if (codeMounts.length) req.code_mounts = codeMounts;
             const policy = {};
             if (o.compute != null) policy.compute = typeof o.compute === 'bigint' ? String(o.compute) : o.compute;
             if (o.ram != null) policy.ram = o.ram;

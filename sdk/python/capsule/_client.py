@@ -245,6 +245,7 @@ def _prepare(
     journal: bool,
     capsule_bin: Optional[Union[str, "os.PathLike[str]"]],
     policy: Dict[str, Any],
+    code_mounts: Optional[Mounts] = None,
 ) -> _Prepared:
     exe = find_capsule(capsule_bin)
     argv = [exe, "run", "--json"]
@@ -253,6 +254,8 @@ def _prepare(
             raise TypeError("task_name must be a non-empty string")
         argv += ["--task", task_name]
     argv += policy_flags(**policy)
+    for m in _str_list(code_mounts, "code_mounts"):
+        argv += ["--code-mount", m]
     if max_output is not None:
         argv += ["--max-output", _scalar_text(max_output, "max_output")]
     if not journal:
@@ -325,6 +328,7 @@ async def run(
     env_variables: Optional[EnvVariables] = None,
     stdin: Optional[Union[str, bytes]] = None,
     max_output: Optional[Size] = None,
+    code_mounts: Optional[Mounts] = None,
     journal: bool = True,
     check: bool = False,
     capsule_bin: Optional[Union[str, "os.PathLike[str]"]] = None,
@@ -354,6 +358,9 @@ async def run(
         env_variables: names to grant (values from the environment or .env), or a mapping of
             names to values.
         stdin: the task's standard input. max_output: cap on captured stdout/stderr each.
+        code_mounts: "HOST::/GUEST" directories holding the code a guest runtime runs (a
+            JavaScript bundle or Python project at /app), read-only for the task and its
+            sub-tasks; not a grant of the policy.
         journal: record the run in .capsule/journal.db (default True).
         check: raise TaskError when the task fails instead of returning the envelope.
         capsule_bin: the capsule executable (default: CAPSULE_BIN, then PATH).
@@ -363,7 +370,7 @@ async def run(
     option, missing file, missing executable), and TaskError with ``check=True``. Cancelling
     the coroutine kills the process."""
     prep = _prepare(file, args, task_name=task_name, stdin=stdin, max_output=max_output,
-                    journal=journal, capsule_bin=capsule_bin,
+                    journal=journal, capsule_bin=capsule_bin, code_mounts=code_mounts,
                     policy=dict(compute=compute, ram=ram, timeout=timeout,
                                 max_retries=max_retries, mounts=mounts,
                                 allowed_files=allowed_files, allowed_hosts=allowed_hosts,
@@ -408,6 +415,7 @@ def run_sync(
     env_variables: Optional[EnvVariables] = None,
     stdin: Optional[Union[str, bytes]] = None,
     max_output: Optional[Size] = None,
+    code_mounts: Optional[Mounts] = None,
     journal: bool = True,
     check: bool = False,
     capsule_bin: Optional[Union[str, "os.PathLike[str]"]] = None,
@@ -415,7 +423,7 @@ def run_sync(
     """``run()`` for plain (non-async) code: the same parameters, result and exceptions. Safe to
     call from any thread, including one that runs an event loop (it does not use asyncio)."""
     prep = _prepare(file, args, task_name=task_name, stdin=stdin, max_output=max_output,
-                    journal=journal, capsule_bin=capsule_bin,
+                    journal=journal, capsule_bin=capsule_bin, code_mounts=code_mounts,
                     policy=dict(compute=compute, ram=ram, timeout=timeout,
                                 max_retries=max_retries, mounts=mounts,
                                 allowed_files=allowed_files, allowed_hosts=allowed_hosts,

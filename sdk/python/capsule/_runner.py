@@ -298,6 +298,7 @@ class Runner:
         max_retries: Optional[int] = None,
         allowed_hosts: Optional[Sequence[str]] = None,
         env_variables: Optional[Sequence[str]] = None,
+        code_mounts: Optional[Mounts] = None,
     ) -> "concurrent.futures.Future[Envelope]":
         """Sends one request and returns a Future of its envelope at once (``run`` and
         ``run_sync`` wait on it). The Future fails with CapsuleError when the worker refuses
@@ -310,6 +311,9 @@ class Runner:
         m = _str_list(mounts, "mounts")
         if m:
             req["mounts"] = m
+        cm = _str_list(code_mounts, "code_mounts")
+        if cm:
+            req["code_mounts"] = cm
         policy: Dict[str, Any] = {}
         if compute is not None:
             policy["compute"] = compute
@@ -369,6 +373,7 @@ class Runner:
         max_retries: Optional[int] = None,
         allowed_hosts: Optional[Sequence[str]] = None,
         env_variables: Optional[Sequence[str]] = None,
+        code_mounts: Optional[Mounts] = None,
         check: bool = False,
         wait: Optional[float] = None,
     ) -> Envelope:
@@ -378,7 +383,8 @@ class Runner:
         worker refuses the request (bad file, bad policy value) or dies."""
         fut = self.submit(file, args, kwargs=kwargs, task_name=task_name, mounts=mounts,
                           timeout=timeout, compute=compute, ram=ram, max_retries=max_retries,
-                          allowed_hosts=allowed_hosts, env_variables=env_variables)
+                          allowed_hosts=allowed_hosts, env_variables=env_variables,
+                          code_mounts=code_mounts)
         try:
             env = fut.result(timeout=wait)
         except concurrent.futures.TimeoutError:
@@ -402,6 +408,7 @@ class Runner:
         max_retries: Optional[int] = None,
         allowed_hosts: Optional[Sequence[str]] = None,
         env_variables: Optional[Sequence[str]] = None,
+        code_mounts: Optional[Mounts] = None,
         check: bool = False,
     ) -> Envelope:
         """``run_sync`` for asyncio: awaits the envelope without blocking the event loop.
@@ -409,7 +416,8 @@ class Runner:
         ``asyncio.wait_for`` for a host-side deadline."""
         fut = self.submit(file, args, kwargs=kwargs, task_name=task_name, mounts=mounts,
                           timeout=timeout, compute=compute, ram=ram, max_retries=max_retries,
-                          allowed_hosts=allowed_hosts, env_variables=env_variables)
+                          allowed_hosts=allowed_hosts, env_variables=env_variables,
+                          code_mounts=code_mounts)
         env = await asyncio.wrap_future(fut)
         if check and env.get("success") is not True:
             raise TaskError.from_envelope(dict(env))
