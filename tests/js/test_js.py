@@ -167,7 +167,7 @@ def run_node(jsdir):
 # ---------------------------------------------------------------- our engine
 
 def capsule_run(capsule, jsdir, app, args, extra=None, timeout=120):
-    cmd = [capsule, "run", "--json", "--no-journal", "--mount", f"{app}::/app"] + (extra or []) + \
+    cmd = [capsule, "run", "--json", "--no-journal", "--code-mount", f"{app}::/app"] + (extra or []) + \
           [os.path.join(jsdir, "qjs-capsule.wasm")] + args
     t0 = time.monotonic()
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=app)
@@ -262,12 +262,12 @@ def run_capsule(capsule, jsdir):
         finally:
             srv.terminate()
             srv.wait()
-        # Sub-tasks need the host to give a sub-task the guest runtime's own mounts (/app);
-        # reported, not failed, until it does.
-        p, e, _ = capsule_run(capsule, jsdir, app, ["7"])
-        ok = e and e.get("result") == {"parts": [3, 12, 6]}
-        print(("ok   " if ok else "note ") + "main 7 with sub-tasks under capsule: " +
-              (json.dumps(e.get("result") if ok else (e or {}).get("error"))[:300]))
+        p, e, ms = capsule_run(capsule, jsdir, app, ["7"])
+        check(f"main 7 -> parts [3,12,6] via 3 sub-tasks ({ms:.0f} ms wall)",
+              e and e.get("result") == {"parts": [3, 12, 6]}, e)
+        p, e, _ = capsule_run(capsule, jsdir, app, ["--task", "escalate"])
+        check("sub-task escalation refused -> TaskError denied",
+              e and (e.get("result") or {}).get("type") == "denied", e)
         p = subprocess.run([capsule, "run", "--json", "--no-journal", "--mount", f"{app}::/app",
                             os.path.join(jsdir, "qjs.wasm"), "/app/probe.mjs"],
                            capture_output=True, text=True, timeout=120)
