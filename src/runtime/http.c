@@ -117,6 +117,7 @@ typedef struct hop {
     bool refused;
     char refused_addr[INET6_ADDRSTRLEN];
     cap_addr_class refused_class;
+    bool refused_by_address_only; // a host name cannot grant it (metadata, link-local)
     /* The response of this hop. */
     uint8_t *body;
     size_t body_len, body_cap;
@@ -172,13 +173,17 @@ open_socket(void *user, curlsocktype purpose, struct curl_sockaddr *a)
         h->refused_class = CAP_ADDR_RESERVED;
         return CURL_SOCKET_BAD;
     }
+    /* A non-public address needs its host name listed exactly, or itself listed; metadata
+     * and link-local addresses need the address itself. */
     cap_addr_class c = cap_addr_classify(family, bytes);
-    if (c != CAP_ADDR_PUBLIC && !h->explicit_host &&
+    bool by_name = h->explicit_host && !cap_addr_needs_listing(family, bytes, c);
+    if (c != CAP_ADDR_PUBLIC && !by_name &&
         !cap_http_addr_listed(h->req->allowed, h->req->nallowed, family, bytes, h->url->port)) {
         if (!h->refused) {
             h->refused = true;
             inet_ntop(family, bytes, h->refused_addr, sizeof h->refused_addr);
             h->refused_class = c;
+            h->refused_by_address_only = cap_addr_needs_listing(family, bytes, c);
         }
         return CURL_SOCKET_BAD;
     }
@@ -494,9 +499,10 @@ hop_failure(const flow *f, const hop *h, CURLcode rc, const char *detail, cap_ht
         set_fail(out, CAP_HTTP_INTERRUPTED, "interrupted: the task's deadline passed");
     } else if (h->refused) {
         set_fail(out, CAP_HTTP_DENIED,
-                 "denied: %s resolves to %s, a %s address; list the host name or the address in "
-                 "allowed_hosts to reach it",
-                 h->url->host, h->refused_addr, cap_addr_class_name(h->refused_class));
+                 "denied: %s resolves to %s, a %s address; list %s in allowed_hosts to reach it",
+                 h->url->host, h->refused_addr, cap_addr_class_name(h->refused_class),
+                 h->refused_by_address_only ? "the address itself"
+                                            : "the host name or the address");
     } else if (h->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
         set_fail(out, CAP_HTTP_TOO_LARGE, "too_large: the response body exceeds %zu bytes",
                  f->req->max_body);

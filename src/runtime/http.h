@@ -109,6 +109,11 @@ const char *cap_addr_class_name(cap_addr_class c);
  * addresses are classified by the IPv4 address they carry; Teredo (2001::/32) is reserved. */
 cap_addr_class cap_addr_classify(int family, const uint8_t *addr);
 
+/* True for addresses a host name can never grant, only a listing of the address itself:
+ * link-local (169.254.169.254, the cloud metadata service), multicast, unspecified, and the
+ * other metadata addresses (fd00:ec2::254, 100.100.100.200). */
+bool cap_addr_needs_listing(int family, const uint8_t *addr, cap_addr_class c);
+
 /* True when the address, in either of its forms (an IPv4-mapped IPv6 address also as IPv4),
  * is listed as an IP pattern whose port (if any) is `port`. */
 bool cap_http_addr_listed(const char *const *patterns, size_t n, int family, const uint8_t *addr,

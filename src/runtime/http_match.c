@@ -510,6 +510,24 @@ cap_addr_classify(int family, const uint8_t *a)
 }
 
 bool
+cap_addr_needs_listing(int family, const uint8_t *a, cap_addr_class c)
+{
+    static const uint8_t ec2_v6[16] = {0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0,    0, // fd00:ec2::254
+                                       0,    0,    0,    0,    0, 0, 0x02, 0x54};
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (c == CAP_ADDR_LINK_LOCAL || c == CAP_ADDR_MULTICAST || c == CAP_ADDR_UNSPECIFIED) {
+        return true; // 169.254.169.254 and friends, and no host name needs the others
+    }
+    if (family == AF_INET6 && memcmp(a, ec2_v6, 16) == 0) {
+        return true; // AWS's metadata service over IPv6
+    }
+    const uint8_t *v4 = family == AF_INET                              ? a
+                        : family == AF_INET6 && !memcmp(a, mapped, 12) ? a + 12
+                                                                       : NULL;
+    return v4 && v4[0] == 100 && v4[1] == 100 && v4[2] == 100 && v4[3] == 200; // Alibaba's
+}
+
+bool
 cap_http_addr_listed(const char *const *patterns, size_t n, int family, const uint8_t *addr,
                      unsigned port)
 {

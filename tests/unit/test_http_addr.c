@@ -133,6 +133,38 @@ test_http_addr_listed(void **state)
     assert_false(cap_http_addr_listed(pats, 4, AF_INET, other, 80));
 }
 
+static int
+needs(const char *text)
+{
+    uint8_t a[16];
+    int family = inet_pton(AF_INET, text, a) == 1 ? AF_INET : AF_INET6;
+    if (family == AF_INET6 && inet_pton(AF_INET6, text, a) != 1) {
+        fail_msg("not an address: %s", text);
+    }
+    return cap_addr_needs_listing(family, a, cap_addr_classify(family, a));
+}
+
+static void
+test_http_addr_metadata_needs_listing(void **state)
+{
+    (void)state;
+    // A listed host name never grants the metadata services or link-local addresses.
+    assert_true(needs("169.254.169.254"));
+    assert_true(needs("::ffff:169.254.169.254"));
+    assert_true(needs("fd00:ec2::254"));
+    assert_true(needs("100.100.100.200"));
+    assert_true(needs("::ffff:100.100.100.200"));
+    assert_true(needs("fe80::1"));
+    assert_true(needs("0.0.0.0"));
+    assert_true(needs("ff02::1"));
+    // Loopback and private addresses may be granted by naming the host exactly.
+    assert_false(needs("127.0.0.1"));
+    assert_false(needs("::1"));
+    assert_false(needs("10.1.2.3"));
+    assert_false(needs("fd00::1"));
+    assert_false(needs("100.100.100.201"));
+}
+
 static void
 test_http_addr_names(void **state)
 {
@@ -154,6 +186,7 @@ main(void)
         cmocka_unit_test(test_http_addr_ipv6_classes),
         cmocka_unit_test(test_http_addr_embedded_ipv4),
         cmocka_unit_test(test_http_addr_listed),
+        cmocka_unit_test(test_http_addr_metadata_needs_listing),
         cmocka_unit_test(test_http_addr_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
