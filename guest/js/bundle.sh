@@ -38,13 +38,25 @@ esac
 mkdir -p "$outdir"
 # --platform=neutral: no Node built-ins are assumed; package.json "module" then "main" fields.
 # --target=es2023: what QuickJS 2025-04-26 runs natively; newer syntax is lowered.
-"$esbuild" "$entry" --bundle --format=esm --platform=neutral --target=es2023 \
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if ! "$esbuild" "$entry" --bundle --format=esm --platform=neutral --target=es2023 \
     --main-fields=module,main --conditions=module \
     --resolve-extensions=.ts,.tsx,.mts,.cts,.js,.jsx,.mjs,.cjs,.json \
     --external:capsule --external:fs --external:fs/promises --external:node:fs \
     --external:node:fs/promises \
     --sourcemap --sources-content=false --charset=utf8 --legal-comments=none \
-    --log-level=warning --outfile="$outdir/main.mjs"
+    --log-level=warning --outfile="$outdir/main.mjs" 2>"$log"; then
+    cat "$log" >&2
+    if grep -q 'built into node' "$log"; then
+        echo "bundle.sh: the JavaScript guest provides only these Node built-ins: fs, fs/promises" \
+            "(also as node:fs, node:fs/promises), plus globals such as process, URL, fetch and" \
+            "TextEncoder; use a pure-JavaScript package from npm instead (--platform=node does" \
+            "not apply)." >&2
+    fi
+    exit 1
+fi
+cat "$log" >&2
 # Precompiled bytecode next to the bundle (saves parsing it on every start): jsc is built by
 # scripts/build-quickjs.sh from the guest's own QuickJS source. The guest loads main.mjs.qbc
 # only if it records the path the guest imports (CAPSULE_JS_GUEST_PATH, default /app/main.mjs)

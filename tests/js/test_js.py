@@ -110,6 +110,14 @@ def run_node(jsdir):
             p, r = node_run(jsdir, app, {"task_name": name, "args": args or []}, **kw)
             return p, r, (time.monotonic() - t0) * 1000
 
+        bad = os.path.join(tmp, "bad.ts")
+        with open(bad, "w") as f:
+            f.write('import path from "path";\nexport const main = () => path.sep;\n')
+        p = subprocess.run([BUNDLE, bad, os.path.join(tmp, "badout")], capture_output=True,
+                           text=True)
+        check("a Node built-in the guest lacks is a clear bundling error", p.returncode == 1
+              and 'Could not resolve "path"' in p.stderr and "provides only" in p.stderr,
+              p.stderr[-600:])
         p, r, ms = task("main", ["7"])
         check(f"main 7 -> parts [3,12,6] via 3 sub-tasks ({ms:.0f} ms)",
               r == {"result": {"parts": [3, 12, 6]}}, (r, p.stderr[-800:]))
