@@ -220,8 +220,9 @@ fi
 
 # ---------------------------------------------------------------- cross build
 XB=$CACHE/wasi-build
-CONF_KEY=$(printf '%s\n' "$PYSRC_VER" "$WASM_CFLAGS" "$(sha256sum "$ROOT/scripts/build-python.sh")" |
-    sha256sum | cut -c1-16)
+# Bump CONF_REV when the configure command below changes (a reconfigure costs minutes).
+CONF_REV=1
+CONF_KEY=$(printf '%s\n' "$CONF_REV" "$PYSRC_VER" "$WASM_CC" "$WASM_CFLAGS" | sha256sum | cut -c1-16)
 if [ ! -f "$XB/Makefile" ] || [ "$(cat "$XB/.conf-key" 2>/dev/null)" != "$CONF_KEY" ]; then
     step "wasm32-wasi: configure (about 2-3 min)"
     rm -rf "$XB"
@@ -275,11 +276,12 @@ if ! grep -q '_capsule' "$XB/Modules/config.c"; then
 fi
 
 # ---------------------------------------------------------------- optimise and install
-step "wasm-opt --strip-target-features, then -O2"
+step "wasm-opt --strip-target-features, then -O2 --strip-debug"
 mkdir -p "$OUT"
 for w in python capsule-python; do
     wasm-opt --strip-target-features "$XB/$w.wasm" -o "$CACHE/$w.stripped.wasm"
-    wasm-opt -O2 "$CACHE/$w.stripped.wasm" -o "$CACHE/$w.opt.wasm"
+    # DWARF (-g in CPython's CFLAGS) is three quarters of the file: drop it.
+    wasm-opt -O2 --strip-debug --strip-producers "$CACHE/$w.stripped.wasm" -o "$CACHE/$w.opt.wasm"
 done
 
 step "installing the standard library into $OUT/lib/python$PY_VER"

@@ -72,6 +72,12 @@ read_response(int32_t handle, uint8_t *buf, int32_t cap)
     return capsule_response_read(handle, buf, cap);
 }
 
+static int32_t
+read_http_body(int32_t handle, uint8_t *buf, int32_t cap)
+{
+    return capsule_http_body_read(handle, buf, cap);
+}
+
 static PyObject *
 read_all(PyObject *module, reader_fn fn, int32_t arg, const char *what)
 {
@@ -210,6 +216,67 @@ capsule_response_close_py(PyObject *module, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(http_request_doc,
+             "http_request(request: bytes, body: bytes = b'') -> int\n\nMakes an HTTP request "
+             "through the host (blocks); returns a handle: response_read gives the head JSON, "
+             "http_body_read the body, response_close releases it.");
+
+static PyObject *
+capsule_http_request_py(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1 || nargs > 2) {
+        PyErr_SetString(PyExc_TypeError, "http_request(request, body=b'') takes 1 or 2 arguments");
+        return NULL;
+    }
+    Py_buffer req, body = {0};
+    int have_body = 0;
+    int32_t req_len, body_len = 0, rc;
+    if (PyObject_GetBuffer(args[0], &req, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    if (nargs == 2 && args[1] != Py_None) {
+        if (PyObject_GetBuffer(args[1], &body, PyBUF_SIMPLE) < 0) {
+            PyBuffer_Release(&req);
+            return NULL;
+        }
+        have_body = 1;
+    }
+    if (as_i32_len(req.len, &req_len) < 0 || (have_body && as_i32_len(body.len, &body_len) < 0)) {
+        rc = INT32_MIN;
+    } else {
+        static const uint8_t empty[1];
+        rc = capsule_http_request((const uint8_t *)req.buf, req_len,
+                                  have_body && body_len ? (const uint8_t *)body.buf : empty,
+                                  body_len);
+    }
+    PyBuffer_Release(&req);
+    if (have_body) {
+        PyBuffer_Release(&body);
+    }
+    if (rc == INT32_MIN) {
+        return NULL;
+    }
+    if (rc < 0) {
+        return raise_code(module, rc, "http_request");
+    }
+    return PyLong_FromLong((long)rc);
+}
+
+PyDoc_STRVAR(http_body_read_doc, "http_body_read(handle: int) -> bytes\n\nAn HTTP response body.");
+
+static PyObject *
+capsule_http_body_read_py(PyObject *module, PyObject *arg)
+{
+    long h = PyLong_AsLong(arg);
+    if (h == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (h < INT32_MIN || h > INT32_MAX) {
+        return raise_code(module, CAPSULE_EBADF, "http_body_read");
+    }
+    return read_all(module, read_http_body, (int32_t)h, "http_body_read");
+}
+
 PyDoc_STRVAR(log_doc, "log(level: int, message: str | bytes) -> None\n\nWrites a journal line "
                       "(levels: 0 debug, 1 info, 2 warn, 3 error).");
 
@@ -270,6 +337,9 @@ static PyMethodDef capsule_methods[] = {
     {"response_read", capsule_response_read_py, METH_O, response_read_doc},
     {"response_close", capsule_response_close_py, METH_O, response_close_doc},
     {"log", (PyCFunction)(void (*)(void))capsule_log_py, METH_FASTCALL, log_doc},
+    {"http_request", (PyCFunction)(void (*)(void))capsule_http_request_py, METH_FASTCALL,
+     http_request_doc},
+    {"http_body_read", capsule_http_body_read_py, METH_O, http_body_read_doc},
     {NULL, NULL, 0, NULL},
 };
 

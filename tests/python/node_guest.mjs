@@ -67,13 +67,33 @@ function runTask(request, depth) {
         },
         response_read: (h, buf, cap) => (handles.has(h) ? copyOut(handles.get(h), buf, cap) : -3),
         response_close: (h) => (handles.delete(h) ? 0 : -3),
+        http_request: () => -7, // ENOSYS: the harness makes no network requests
+        http_body_read: () => -3,
         log: (level, ptr, len) => {
             stderr.write(`[log ${level}] ${dec.decode(mem().slice(ptr, ptr + len))}\n`);
             return 0;
         },
     };
+    // node's WASI ignores the absolute-time flag of clock subscriptions and then sleeps for
+    // "until" as a duration (forever): turn absolute timers into relative ones first.
+    const wasiImport = { ...wasi.wasiImport };
+    const pollOneoff = wasi.wasiImport.poll_oneoff;
+    wasiImport.poll_oneoff = (inPtr, outPtr, n, neventsPtr) => {
+        const dv = new DataView(memory.buffer);
+        for (let i = 0; i < n; i++) {
+            const sub = inPtr + i * 48;
+            if (dv.getUint8(sub + 8) === 0 && (dv.getUint16(sub + 40, true) & 1)) {
+                const clock = dv.getUint32(sub + 16, true);
+                const now = clock === 0 ? BigInt(Date.now()) * 1000000n : process.hrtime.bigint();
+                const until = dv.getBigUint64(sub + 24, true);
+                dv.setBigUint64(sub + 24, until > now ? until - now : 0n, true);
+                dv.setUint16(sub + 40, dv.getUint16(sub + 40, true) & ~1, true);
+            }
+        }
+        return pollOneoff(inPtr, outPtr, n, neventsPtr);
+    };
     const inst = new WebAssembly.Instance(wasmModule, {
-        wasi_snapshot_preview1: wasi.wasiImport,
+        wasi_snapshot_preview1: wasiImport,
         capsule,
     });
     memory = inst.exports.memory;
