@@ -190,14 +190,14 @@ def test_async_context_manager_and_wait(capsule_bin, guest, project):
         async with capsule.Runner() as r:
             env = await r.run(guest, ["ctx"], task_name="echo")
             with pytest.raises(asyncio.TimeoutError):
-                await asyncio.wait_for(r.run(guest, task_name="sleep", timeout="3s"), 0.2)
+                await asyncio.wait_for(r.run(guest, task_name="sleep", timeout="1s"), 0.2)
             return env, r
 
     env, r = asyncio.run(go())
     assert env["result"]["args"] == ["ctx"] and r.closed
     with capsule.Runner() as r2:
         with pytest.raises(TimeoutError):
-            r2.run_sync(guest, task_name="sleep", timeout="2s", wait=0.2)
+            r2.run_sync(guest, task_name="sleep", timeout="1s", wait=0.2)
 
 
 def test_worker_missing(guest, project, monkeypatch):
