@@ -9,7 +9,12 @@
 // A request {"describe": true} answers {"result": {"tasks": {name: policy, ...}}} (the explicit
 // options of every task, so the host can apply the main task's limits), as in Python.
 import { tasks, ConfigError, TaskError, __internal } from 'capsule';
-import { mapStack } from 'capsule:sourcemap';
+// capsule:sourcemap is imported only when an error's stack is formatted.
+let sourcemap = null;
+async function mapStack(stack, path) {
+    if (!sourcemap) sourcemap = await import('capsule:sourcemap');
+    return sourcemap.mapStack(stack, path);
+}
 
 const N = globalThis[Symbol.for('capsule.native')];
 const st = { path: null, mode: 'task', error: null, ns: null };
@@ -24,7 +29,7 @@ function userFrames(stack) {
     return lines.join('\n');
 }
 
-function errorOutcome(e, errorType = 'task_error') {
+async function errorOutcome(e, errorType = 'task_error') {
     if (!(e instanceof Error)) {
         let text;
         try { text = typeof e === 'string' ? e : JSON.stringify(e); } catch { text = String(e); }
@@ -33,11 +38,11 @@ function errorOutcome(e, errorType = 'task_error') {
     const name = e.name || 'Error';
     const message = e.message ? `${name}: ${e.message}` : name;
     let stack = '';
-    try { stack = mapStack(String(e.stack || ''), st.path); } catch { stack = String(e.stack || ''); }
+    try { stack = await mapStack(String(e.stack || ''), st.path); } catch { stack = String(e.stack || ''); }
     stack = userFrames(stack);
     let traceback = `${message}\n${stack}`;
     for (let c = e.cause, depth = 0; c !== undefined && depth < 5; c = c && c.cause, depth++) {
-        traceback += c instanceof Error ? `Caused by: ${c.name}: ${c.message}\n${mapStack(String(c.stack || ''), st.path)}`
+        traceback += c instanceof Error ? `Caused by: ${c.name}: ${c.message}\n${await mapStack(String(c.stack || ''), st.path)}`
                                         : `Caused by: ${String(c)}\n`;
         if (!(c instanceof Error)) break;
     }
@@ -59,7 +64,7 @@ export async function prepare({ path, mode }) {
             st.error = { error_type: 'task_error', exception: 'Error',
                          message: `Error: no task module at ${path} (${e.message})`, traceback: '' };
         } else {
-            st.error = errorOutcome(e, e instanceof ConfigError ? 'invalid_config' : 'task_error');
+            st.error = await errorOutcome(e, e instanceof ConfigError ? 'invalid_config' : 'task_error');
         }
     }
 }
@@ -95,7 +100,7 @@ async function runRequest(req) {
     try {
         value = await t.fn(...args);
     } catch (e) {
-        return errorOutcome(e, e instanceof ConfigError ? 'invalid_config' : 'task_error');
+        return await errorOutcome(e, e instanceof ConfigError ? 'invalid_config' : 'task_error');
     } finally {
         __internal.state.running = null;
     }
