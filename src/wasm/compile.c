@@ -780,6 +780,31 @@ local_type(comp *c, uint32_t x)
 
 /* ------------------------------------------------------------------ instructions */
 
+/* Integer ops whose operands may be swapped (eq, ne, add, mul, and, or, xor). */
+static bool
+commutes(uint32_t opcode)
+{
+    switch (opcode) {
+    case 0x46:
+    case 0x47:
+    case 0x6A:
+    case 0x6C:
+    case 0x71:
+    case 0x72:
+    case 0x73:
+    case 0x51:
+    case 0x52:
+    case 0x7C:
+    case 0x7E:
+    case 0x83:
+    case 0x84:
+    case 0x85:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* The generic numeric rows: UN, UNT, BIN, BINT, CMP, LOAD, STORE, REINTERP. */
 static cap_status
 op_generic(comp *c, const opinfo *oi, uint32_t opcode)
@@ -837,15 +862,24 @@ op_generic(comp *c, const opinfo *oi, uint32_t opcode)
         bool lv = live(c);
         uint32_t at = 0, sa = 0, nimm = 0, bw[2] = {0, 0};
         if (lv) {
-            sa = src_slot(c, &a, pos);
+            /* A constant on the left of a commutative integer op becomes the immediate. */
+            entry *pa = &a, *pb = &b;
+            uint32_t posa = pos, posb = pos + 1;
+            if (a.kind == E_CONST && b.kind != E_CONST && commutes(opcode)) {
+                pa = &b;
+                pb = &a;
+                posa = pos + 1;
+                posb = pos;
+            }
+            sa = src_slot(c, pa, posa);
             uint32_t op = oi->iop;
-            if (b.kind == E_CONST) {
+            if (pb->kind == E_CONST) {
                 op += CAP_CMP_SI;
                 nimm = is_wide(oi->tb) ? 2 : 1;
-                bw[0] = (uint32_t)b.bits;
-                bw[1] = (uint32_t)(b.bits >> 32);
+                bw[0] = (uint32_t)pb->bits;
+                bw[1] = (uint32_t)(pb->bits >> 32);
             } else {
-                bw[0] = src_slot(c, &b, pos + 1);
+                bw[0] = src_slot(c, pb, posb);
             }
             at = emit_op(c, op);
             emit(c, slot(c, pos));
