@@ -3,7 +3,7 @@
  *
  * Exports (besides memory and _initialize):
  *   capsule_init()  start the interpreter (stdlib at /usr/local/lib/python3.13) and import the
- *                   user's module (WASI argv[1], default /app/main.py). Idempotent. This is the
+ *                   user's module ($CAPSULE_PYTHON_MAIN, default /app/main.py). Idempotent. This is the
  *                   start-up a snapshot takes off every run: call it, snapshot, restore, run.
  *   capsule_run()   the ABI's task entry: capsule_init() if needed, then read the request, run
  *                   the task, write the result (capsule._runner.serve()).
@@ -13,7 +13,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <wasi/api.h>
 
 #include "capsule_guest.h"
 
@@ -32,25 +31,6 @@ fail_result(const char *message)
     if (n > 0 && (size_t)n < sizeof buf) {
         capsule_result_write((const uint8_t *)buf, (int32_t)n);
     }
-}
-
-/* WASI argv[1] (the user's module path), or NULL; malloc'd. */
-static char *
-main_path_arg(void)
-{
-    __wasi_size_t argc = 0, size = 0;
-    if (__wasi_args_sizes_get(&argc, &size) != 0 || argc < 2) {
-        return NULL;
-    }
-    char **argv = calloc(argc, sizeof *argv);
-    char *buf = malloc(size);
-    char *out = NULL;
-    if (argv && buf && __wasi_args_get((uint8_t **)argv, (uint8_t *)buf) == 0) {
-        out = strdup(argv[1]);
-    }
-    free(argv);
-    free(buf);
-    return out;
 }
 
 static int
@@ -98,10 +78,9 @@ capsule_init(void)
         fail_result("cannot import capsule._runner");
         return;
     }
-    char *path = main_path_arg();
-    PyObject *r = path ? PyObject_CallMethod(runner, "prepare", "s", path)
-                       : PyObject_CallMethod(runner, "prepare", NULL);
-    free(path);
+    /* The module path: $CAPSULE_PYTHON_MAIN, else /app/main.py (WASI argv carries the task's
+     * arguments, so it cannot name the module). */
+    PyObject *r = PyObject_CallMethod(runner, "prepare", NULL);
     if (!r) {
         PyErr_Print();
         fail_result("capsule._runner.prepare failed");
