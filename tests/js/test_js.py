@@ -76,7 +76,9 @@ def make_project(tmp):
 # ---------------------------------------------------------------- node's WASI
 
 def node_run(jsdir, appdir, request, env=None, mounts=None, wasm=None, argv=None):
-    cmd = ["node", "--no-turbo-fast-api-calls", os.path.join(HERE, "node_guest.mjs"), jsdir,
+    # --stack-size: V8 runs wasm on its own stack (~1 MB); QuickJS checks only its shadow stack.
+    cmd = ["node", "--no-turbo-fast-api-calls", "--stack-size=4000",
+           os.path.join(HERE, "node_guest.mjs"), jsdir,
            appdir, json.dumps(request)]
     if argv:
         cmd += ["--"] + argv
