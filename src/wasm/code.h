@@ -12,7 +12,11 @@
  * that are reached by falling through) and every edge that enters a chain charges the chain's
  * whole cost at once: function entry (code[0]), taken and not-taken branches (cost words next
  * to each target), and returns from calls (the call's last word). Traps in the middle of a chain
- * refund the unexecuted rest from the trap-site table, so fuel_consumed is always exact. */
+ * refund the unexecuted rest from the trap-site table, so fuel_consumed is always exact.
+ * Running out is decided when a chain is entered: if its whole cost is not left, the run traps
+ * "out of fuel" there, having consumed exactly the operators executed before (so consumption
+ * never exceeds the limit, and the point of the trap is the same on every run). A chain has no
+ * branch inside, so its operators all run unless one of them traps. */
 #ifndef CAP_WASM_CODE_H
 #define CAP_WASM_CODE_H
 
