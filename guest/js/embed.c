@@ -9,9 +9,9 @@
  * bytecode at build time by jsc.c and put into the binary with #embed), which builds the web and Node-like globals and the `capsule` package on them.
  *
  * Reactor exports (besides memory and _initialize):
- *   capsule_init()  create the runtime and evaluate the user's bundle (WASI argv[1] when it is an
- *                   absolute .js/.mjs path, else /app/main.mjs). Idempotent: the start-up a
- *                   snapshot would take off every run.
+ *   capsule_init()  create the runtime and evaluate the user's bundle ($CAPSULE_JS_MAIN, else
+ *                   WASI argv[1] when it is an absolute .js/.mjs path, else /app/main.mjs).
+ *                   Idempotent: the start-up a snapshot would take off every run.
  *   capsule_run()   the ABI task entry: capsule_init() if needed, read the request, run the task,
  *                   write the result. Failures are reported through result_write. */
 #include <errno.h>
@@ -1042,6 +1042,9 @@ make_env(JSContext *c)
         }
         memcpy(name, *e, k);
         name[k] = '\0';
+        if (!strcmp(name, "CAPSULE_JS_MAIN")) {
+            continue; /* the runtime's setting, not a granted variable */
+        }
         JS_SetPropertyStr(c, o, name, JS_NewString(c, eq + 1));
     }
     return o;
@@ -1334,10 +1337,15 @@ import_module(const char *name)
     return out;
 }
 
-/* WASI argv[1] when it names the bundle (an absolute .js/.mjs/.cjs path), else the default. */
+/* The bundle to run: $CAPSULE_JS_MAIN (as $CAPSULE_PYTHON_MAIN for the Python guest), else WASI
+ * argv[1] when it is an absolute .js/.mjs/.cjs path, else /app/main.mjs. */
 static char *
 main_path(void)
 {
+    const char *env = getenv("CAPSULE_JS_MAIN");
+    if (env && env[0] == '/') {
+        return strdup(env);
+    }
     char *out = NULL;
     __wasi_size_t argc = 0, size = 0;
     if (__wasi_args_sizes_get(&argc, &size) == 0 && argc >= 2) {
