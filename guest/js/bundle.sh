@@ -58,10 +58,11 @@ if ! "$esbuild" "$entry" --bundle --format=esm --platform=neutral --target=es202
 fi
 cat "$log" >&2
 # Precompiled bytecode next to the bundle (saves parsing it on every start): jsc is built by
-# scripts/build-quickjs.sh from the guest's own QuickJS source. The guest loads main.mjs.qbc
+# scripts/build-quickjs.sh from the guest's own QuickJS source, found as $CAPSULE_JSC, else in
+# $CAPSULE_JS_DIR, else in build/js next to this source tree. The guest loads main.mjs.qbc
 # only if it records the path the guest imports (CAPSULE_JS_GUEST_PATH, default /app/main.mjs)
 # and is not older than main.mjs.
-jsc=${CAPSULE_JSC:-$here/../../build/js/jsc}
+jsc=${CAPSULE_JSC:-${CAPSULE_JS_DIR:-$here/../../build/js}/jsc}
 # main.mjs.map.json is the source map decoded for the guest (read on errors only).
 rm -f "$outdir/main.mjs.qbc" "$outdir/main.mjs.map.json"
 if [ -x "$jsc" ]; then
