@@ -2,9 +2,10 @@
 /* capsule-python.wasm: CPython embedded as a Capsule task module (a WASI reactor).
  *
  * Exports (besides memory and _initialize):
- *   capsule_init()  start the interpreter (stdlib at /usr/local/lib/python3.13) and import the
- *                   user's module ($CAPSULE_PYTHON_MAIN, default /app/main.py). Idempotent. This is the
- *                   start-up a snapshot takes off every run: call it, snapshot, restore, run.
+ *   capsule_init()  start the interpreter (stdlib at /usr/local/lib/python3.13) and import
+ *                   the user's module ($CAPSULE_PYTHON_MAIN, default /app/main.py).
+ *                   Idempotent. This is the start-up a snapshot takes off every run (call it,
+ *                   snapshot, restore, run), and the work the host should not charge as fuel.
  *   capsule_run()   the ABI's task entry: capsule_init() if needed, then read the request, run
  *                   the task, write the result (capsule._runner.serve()).
  * Both return nothing and report failures through result_write, so the host's contract is the
@@ -38,6 +39,15 @@ start_interpreter(void)
 {
     PyConfig config;
     PyStatus status;
+    PyPreConfig preconfig;
+    /* UTF-8 everywhere (file names, stdio), whatever the guest's locale says. */
+    PyPreConfig_InitIsolatedConfig(&preconfig);
+    preconfig.utf8_mode = 1;
+    status = Py_PreInitialize(&preconfig);
+    if (PyStatus_Exception(status)) {
+        fail_result(status.err_msg ? status.err_msg : "Py_PreInitialize failed");
+        return -1;
+    }
     /* Isolated: no PYTHON* environment variables, no user site, no script directory on
      * sys.path. No site import: nothing lives in site-packages inside the sandbox. */
     PyConfig_InitIsolatedConfig(&config);
