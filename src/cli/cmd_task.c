@@ -11,6 +11,7 @@
 
 #include "capsule.h"
 #include "cli/cli_task.h"
+#include "runtime/guest_lang.h"
 #include "runtime/task.h"
 
 void
@@ -18,9 +19,11 @@ cli_task_run_help(FILE *out)
 {
     fprintf(
         out,
-        "Usage: capsule run [OPTIONS] [FILE.wasm] [ARGS...]\n"
-        "Runs a task: a WebAssembly module (a task module exporting capsule_run, or any WASI\n"
-        "command) under a policy. FILE defaults to capsule.toml's [workflow] entrypoint.\n"
+        "Usage: capsule run [OPTIONS] [FILE] [ARGS...]\n"
+        "Runs a task under a policy: FILE is a WebAssembly module (a task module exporting\n"
+        "capsule_run, or any WASI command), a Python file (main.py, run by build/python) or a\n"
+        "JavaScript/TypeScript entry (.js, .mjs, .ts: bundled, run by build/js). FILE defaults\n"
+        "to capsule.toml's [workflow] entrypoint.\n"
         "Options (anywhere before '--'; after FILE unknown options go to the task):\n"
         "  --json                    print only the result envelope (JSON, last line of stdout)\n"
         "  --verbose, -v             print lifecycle lines to stderr\n"
@@ -246,8 +249,10 @@ cli_task_run(int argc, char **argv)
     cap_task_result r;
     cap_task_result_init(&r);
     bool options_done = false;
-    const char *code_mounts[16];
+    const char *code_mounts[16 + CAP_GUEST_MAX_CODE_MOUNTS];
     size_t ncode = 0;
+    cap_guest_run guest;
+    memset(&guest, 0, sizeof guest);
 
     if (!args) {
         fprintf(stderr, "capsule run: out of memory\n");
@@ -313,7 +318,7 @@ cli_task_run(int argc, char **argv)
                 } else if (strcmp(name, "--stdin") == 0) {
                     stdin_spec = val;
                 } else if (strcmp(name, "--code-mount") == 0) {
-                    if (ncode >= sizeof code_mounts / sizeof code_mounts[0]) {
+                    if (ncode >= 16) {
                         code = cli_usage("run", "at most 16 --code-mount options");
                         goto out;
                     }
@@ -379,6 +384,18 @@ cli_task_run(int argc, char **argv)
         fprintf(stderr, "capsule run: %s: %s\n", file, strerror(errno));
         goto out;
     }
+    /* A Python or JavaScript source runs on its guest runtime: the runtime's module with the
+     * code mounted read-only for the task and its sub-tasks. */
+    if (cap_guest_run_prepare(file, ".", &guest, &err) != CAP_OK) {
+        fprintf(stderr, "capsule run: %s\n", err.msg);
+        goto out;
+    }
+    if (guest.lang != CAP_GUEST_WASM) {
+        file = guest.module;
+        for (size_t i = 0; i < guest.ncode_mounts; i++) {
+            code_mounts[ncode++] = guest.code_mounts[i];
+        }
+    }
     size_t flen = strlen(file);
     if (flen < 5 || strcmp(file + flen - 5, ".wasm") != 0) {
         /* Python and JavaScript tasks need their guest runtimes; only modules run for now. */
@@ -390,8 +407,8 @@ cli_task_run(int argc, char **argv)
         }
         if (got != 4 || memcmp(magic, "\0asm", 4) != 0) {
             fprintf(stderr,
-                    "capsule run: %s: not a WebAssembly module (only .wasm tasks can run in this "
-                    "version)\n",
+                    "capsule run: %s: not a WebAssembly module (nor a .py, .js, .mjs or .ts "
+                    "source)\n",
                     file);
             goto out;
         }
@@ -445,7 +462,8 @@ cli_task_run(int argc, char **argv)
         printf("%s\n", env);
         cap_string_free(env);
     } else if (r.success && r.result) {
-        char *s = json_dumps(r.result, JSON_COMPACT | JSON_ENCODE_ANY);
+        /* One line, with Python's separators: {"squares": [0, 1, 4]}. */
+        char *s = json_dumps(r.result, JSON_ENCODE_ANY);
         if (s) {
             printf("%s\n", s);
             free(s);
@@ -459,6 +477,7 @@ cli_task_run(int argc, char **argv)
 out:
     cap_task_result_clear(&r);
     cap_task_runner_free(rt);
+    cap_guest_run_clear(&guest);
     cap_journal_close(journal);
     cap_config_free(cfg);
     cap_policy_clear(&eff);

@@ -107,7 +107,7 @@ def case_hello():
     # Without --json: the guest's output streams through and the result is printed.
     rc, out, err, _ = run("run", TASK, "x")
     check(rc == 0, "plain run failed", err)
-    check(out == 'hello from main\n{"hello":"world","args":["x"]}\n', "plain output", out)
+    check(out == 'hello from main\n{"hello": "world", "args": ["x"]}\n', "plain output", out)
     check("a line on stderr" in err, "stderr not streamed", err)
     # --verbose: lifecycle lines on stderr; --json keeps stdout to the envelope only.
     env = run_json("--verbose", TASK)

@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Guest runtimes: maps a Python or JavaScript/TypeScript source file to the runtime module and
+ * code mounts that run it (see guest_lang.h and the guest READMEs). */
+#include "runtime/guest_lang.h"
+#include "runtime/rt.h"
+#include "runtime/task.h"
+#include "util/alloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static bool
+ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
+cap_guest_lang
+cap_guest_lang_of(const char *file)
+{
+    if (ends_with(file, ".py")) {
+        return CAP_GUEST_PYTHON;
+    }
+    static const char *const js[] = {".ts", ".mts", ".cts", ".tsx", ".js", ".mjs", ".cjs", ".jsx"};
+    for (size_t i = 0; i < sizeof js / sizeof js[0]; i++) {
+        if (ends_with(file, js[i])) {
+            return CAP_GUEST_JS;
+        }
+    }
+    return CAP_GUEST_WASM;
+}
+
+static bool
+is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The directory holding the running executable (build/<preset>/ for a build tree), or "" */
+static void
+exe_dir(char *out, size_t size)
+{
+    out[0] = '\0';
+    char buf[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) {
+        return;
+    }
+    buf[n] = '\0';
+    char *slash = strrchr(buf, '/');
+    if (slash) {
+        *slash = '\0';
+        snprintf(out, size, "%s", buf);
+    }
+}
+
+/* Finds the directory of a runtime: $ENV, else EXE_DIR/../SUB (build/<preset>/capsule ->
+ * build/SUB), else EXE_DIR/../../build/SUB, else ./build/SUB. It must hold `probe`. The found
+ * directory (absolute) goes to out. */
+static bool
+find_runtime_dir(const char *env, const char *sub, const char *probe, char *out, size_t size)
+{
+    char cand[4][PATH_MAX];
+    size_t n = 0;
+    const char *e = getenv(env);
+    if (e && *e) {
+        snprintf(cand[n++], PATH_MAX, "%s", e);
+    } else {
+        char dir[PATH_MAX];
+        exe_dir(dir, sizeof dir);
+        if (dir[0]) {
+            snprintf(cand[n++], PATH_MAX, "%.3800s/../%s", dir, sub);
+            snprintf(cand[n++], PATH_MAX, "%.3800s/../../build/%s", dir, sub);
+        }
+        snprintf(cand[n++], PATH_MAX, "build/%s", sub);
+    }
+    for (size_t i = 0; i < n; i++) {
+        char p[PATH_MAX + 64];
+        snprintf(p, sizeof p, "%.4000s/%s", cand[i], probe);
+        char real[PATH_MAX];
+        if (is_file(p) && realpath(cand[i], real)) {
+            snprintf(out, size, "%s", real);
+            return true;
+        }
+    }
+    return false;
+}
+
+static char *
+join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 1;
+    char *s = cap_alloc(n);
+    if (s) {
+        snprintf(s, n, "%s%s", a, b);
+    }
+    return s;
+}
+
+static cap_status
+add_mount(cap_guest_run *g, const char *host, const char *guest, cap_error_t *err)
+{
+    size_t n = strlen(host) + strlen(guest) + 3;
+    char *m = cap_alloc(n);
+    if (!m) {
+        return cap_rt_fail(err, CAP_ERR_NOMEM, "out of memory");
+    }
+    snprintf(m, n, "%s::%s", host, guest);
+    g->code_mounts[g->ncode_mounts++] = m;
+    return CAP_OK;
+}
+
+static cap_status
+prepare_python(const char *real, cap_guest_run *g, cap_error_t *err)
+{
+    char dir[PATH_MAX];
+    if (!find_runtime_dir("CAPSULE_PYTHON_DIR", "python", "capsule-python.wasm", dir, sizeof dir)) {
+        return cap_rt_fail(err, CAP_ERR_CONFIG,
+                           "the Python runtime is not built (no capsule-python.wasm in "
+                           "$CAPSULE_PYTHON_DIR or build/python): run bash "
+                           "scripts/build-python.sh");
+    }
+    /* The runner imports /app/main.py (guest/python/README.md): the script's directory is /app. */
+    const char *base = strrchr(real, '/') + 1;
+    if (strcmp(base, "main.py") != 0) {
+        return cap_rt_fail(err, CAP_ERR_CONFIG,
+                           "%s: a Python task's entry file must be named main.py (its directory "
+                           "is mounted at /app)",
+                           real);
+    }
+    char app[PATH_MAX];
+    snprintf(app, sizeof app, "%.*s", (int)(base - real - 1), real);
+    if (app[0] == '\0') {
+        snprintf(app, sizeof app, "/");
+    }
+    char lib[PATH_MAX + 8];
+    snprintf(lib, sizeof lib, "%s/lib", dir);
+    g->module = join(dir, "/capsule-python.wasm");
+    if (!g->module) {
+        return cap_rt_fail(err, CAP_ERR_NOMEM, "out of memory");
+    }
+    cap_status st = add_mount(g, lib, "/usr/local/lib", err);
+    return st == CAP_OK ? add_mount(g, app, "/app", err) : st;
+}
+
+/* Runs `sh bundle.sh entry outdir`, its output on our stderr. */
+static cap_status
+run_bundle(const char *script, const char *entry, const char *outdir, cap_error_t *err)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        return cap_rt_fail(err, CAP_ERR_IO, "cannot start %s: %s", script, strerror(errno));
+    }
+    if (pid == 0) {
+        dup2(STDERR_FILENO, STDOUT_FILENO); // keep our stdout for the result or the envelope
+        execl("/bin/sh", "sh", script, entry, outdir, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            return cap_rt_fail(err, CAP_ERR_IO, "waiting for %s: %s", script, strerror(errno));
+        }
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        return cap_rt_fail(err, CAP_ERR_CONFIG, "%s: the bundle failed (%s exited with %d)",
+                           entry, script, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    }
+    return CAP_OK;
+}
+
+static cap_status
+mkdir_p(char *path)
+{
+    for (char *p = path + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            int r = mkdir(path, 0755);
+            *p = '/';
+            if (r != 0 && errno != EEXIST) {
+                return CAP_ERR_IO;
+            }
+        }
+    }
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        return CAP_ERR_IO;
+    }
+    return CAP_OK;
+}
+
+static cap_status
+prepare_js(const char *real, const char *project_dir, cap_guest_run *g, cap_error_t *err)
+{
+    char dir[PATH_MAX];
+    if (!find_runtime_dir("CAPSULE_JS_DIR", "js", "qjs-capsule.wasm", dir, sizeof dir)) {
+        return cap_rt_fail(err, CAP_ERR_CONFIG,
+                           "the JavaScript runtime is not built (no qjs-capsule.wasm in "
+                           "$CAPSULE_JS_DIR or build/js): run bash scripts/build-quickjs.sh");
+    }
+    /* bundle.sh lives in the source tree the runtime was built in: build/js -> guest/js. */
+    char script[PATH_MAX + 32];
+    snprintf(script, sizeof script, "%s/../../guest/js/bundle.sh", dir);
+    if (!is_file(script)) {
+        snprintf(script, sizeof script, "guest/js/bundle.sh");
+        if (!is_file(script)) {
+            return cap_rt_fail(err, CAP_ERR_CONFIG,
+                               "guest/js/bundle.sh not found next to the JavaScript runtime %s",
+                               dir);
+        }
+    }
+    /* One bundle directory per entry file (the SHA-256 of its absolute path). */
+    uint8_t h[32];
+    cap_sha256((const uint8_t *)real, strlen(real), h);
+    char out[PATH_MAX];
+    int n = snprintf(out, sizeof out, "%s/.capsule/js/", project_dir ? project_dir : ".");
+    for (int i = 0; i < 8 && n > 0 && (size_t)n + 2 < sizeof out; i++) {
+        n += snprintf(out + n, sizeof out - (size_t)n, "%02x", h[i]);
+    }
+    if (mkdir_p(out) != CAP_OK) {
+        return cap_rt_fail(err, CAP_ERR_IO, "cannot create %s: %s", out, strerror(errno));
+    }
+    cap_status st = run_bundle(script, real, out, err);
+    if (st != CAP_OK) {
+        return st;
+    }
+    char outreal[PATH_MAX];
+    if (!realpath(out, outreal)) {
+        return cap_rt_fail(err, CAP_ERR_IO, "%s: %s", out, strerror(errno));
+    }
+    g->module = join(dir, "/qjs-capsule.wasm");
+    if (!g->module) {
+        return cap_rt_fail(err, CAP_ERR_NOMEM, "out of memory");
+    }
+    return add_mount(g, outreal, "/app", err);
+}
+
+cap_status
+cap_guest_run_prepare(const char *file, const char *project_dir, cap_guest_run *out,
+                      cap_error_t *err)
+{
+    memset(out, 0, sizeof *out);
+    out->lang = cap_guest_lang_of(file);
+    if (out->lang == CAP_GUEST_WASM) {
+        return CAP_OK;
+    }
+    char real[PATH_MAX];
+    if (!realpath(file, real)) {
+        return cap_rt_fail(err, CAP_ERR_IO, "%s: %s", file, strerror(errno));
+    }
+    cap_status st = out->lang == CAP_GUEST_PYTHON ? prepare_python(real, out, err)
+                                                  : prepare_js(real, project_dir, out, err);
+    if (st != CAP_OK) {
+        cap_guest_run_clear(out);
+    }
+    return st;
+}
+
+void
+cap_guest_run_clear(cap_guest_run *g)
+{
+    cap_free(g->module);
+    for (size_t i = 0; i < g->ncode_mounts; i++) {
+        cap_free(g->code_mounts[i]);
+    }
+    memset(g, 0, sizeof *g);
+}
