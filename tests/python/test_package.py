@@ -260,6 +260,20 @@ class LoopTest(unittest.TestCase):
             asyncio.set_event_loop_policy(None)
             _loop._installed = False
 
+    def test_loop_policy_installed_when_asyncio_is_first_imported(self):
+        import subprocess
+
+        code = ("import sys; sys.path.insert(0, %r)\n"
+                "from capsule import _runner\n"
+                "assert 'asyncio' not in sys.modules\n"
+                "_runner._install_loop_policy()\n"
+                "assert 'asyncio' not in sys.modules\n"
+                "import asyncio\n"
+                "print(type(asyncio.get_event_loop_policy()).__name__)\n"
+                % os.path.join(HERE, "..", "..", "guest", "python"))
+        out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True)
+        self.assertEqual(out.stdout.strip(), "CapsuleEventLoopPolicy", out.stderr)
+
     def test_loop_timers_order_and_wait_for_timeout(self):
         async def go():
             order = []
