@@ -518,19 +518,177 @@ def case_worker():
     check(len(ps_json("-n", "100")) == len(reqs) - 3, "worker runs are journaled")
 
 
+# ---------------------------------------------------------------- guest runtimes: .py, .ts, .js
+
+class Skip(Exception):
+    pass
+
+
+SOURCE = None
+
+ISSUE_PY = """from capsule import TaskError, task
+
+
+@task(name="main", compute="LOW", ram="64MB", timeout="10s")
+def main(n: str) -> dict:
+    return {"squares": [square(i) for i in range(int(n))]}
+
+
+@task(name="square")
+def square(x: int) -> int:
+    return x * x
+
+
+@task(name="boom")
+def boom():
+    return helper()
+
+
+def helper():
+    raise ValueError("n must be positive")
+
+
+@task(name="spin", compute="LOW")
+def spin():
+    while True:
+        pass
+
+
+@task(name="parent")
+def parent(catch: str):
+    if catch == "yes":
+        try:
+            spin()
+        except TaskError as e:
+            return {"caught": e.error_type, "message": e.message}
+    return spin()
+"""
+
+ISSUE_TS = """import { task, TaskError } from "capsule";
+import { chunk } from "./util";
+
+export const main = task({ name: "main", compute: "LOW", ram: "64MB" }, async (n: string) => {
+  const parts = await Promise.all(chunk([...Array(Number(n)).keys()], 3).map(sum));
+  return { parts };
+});
+const sum = task({ name: "sum", compute: "LOW" }, (xs: number[]) => xs.reduce((a, b) => a + b, 0));
+
+export const boom = task({ name: "boom" }, () => { throw new RangeError("too big"); });
+
+const spin = task({ name: "spin", compute: "LOW" }, () => { for (;;) {} });
+export const parent = task({ name: "parent" }, async () => {
+  try {
+    await spin();
+    return "no error";
+  } catch (e) {
+    return { caught: e instanceof TaskError ? e.errorType ?? e.error_type : String(e) };
+  }
+});
+"""
+
+UTIL_TS = """export function chunk<T>(xs: T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
+"""
+
+
+def need_runtime(kind):
+    """Points capsule at the source tree's build/python or build/js (when capsule does not find
+    it next to its own build directory); skips when the runtime is not built."""
+    sub, probe, script = {"python": ("python", "capsule-python.wasm", "build-python.sh"),
+                          "js": ("js", "qjs-capsule.wasm", "build-quickjs.sh")}[kind]
+    d = os.path.join(SOURCE, "build", sub)
+    if not os.path.exists(os.path.join(d, probe)):
+        raise Skip(f"the {kind} runtime is not built ({d}/{probe}): run bash scripts/{script}")
+    if kind == "js" and not os.path.exists(os.path.join(SOURCE, "guest/js/node_modules/.bin/esbuild")):
+        raise Skip("esbuild is not installed in guest/js: run bash scripts/build-quickjs.sh")
+    os.environ["CAPSULE_PYTHON_DIR" if kind == "python" else "CAPSULE_JS_DIR"] = d
+
+
+def case_py_issue():
+    need_runtime("python")
+    write("app/main.py", ISSUE_PY)
+    rc, out, err, _ = run("run", "app/main.py", "5")
+    check(rc == 0 and out == '{"squares": [0, 1, 4, 9, 16]}\n', "the issue's example", rc, out, err)
+    env = run_json("app/main.py", "3", expect_rc=0)
+    check(env["result"] == {"squares": [0, 1, 4]}, "envelope result", env)
+    check(env["execution"]["task_name"] == "main" and env["execution"]["fuel_consumed"] > 0,
+          "envelope execution", env)
+    kids = child_rows(env["task_id"])
+    check(len(kids) == 3, "three square sub-tasks journaled", kids)
+    # Not a Python file of ours: clear errors, exit 2.
+    rc, out, err, _ = run("run", "app/missing.py")
+    check(rc == 2 and "missing.py" in err, "a missing file", rc, err)
+
+
+def case_py_errors():
+    need_runtime("python")
+    write("app/main.py", ISSUE_PY)
+    env = run_json("--task", "boom", "app/main.py", expect_rc=1)
+    expect_error(env, "task_error", "ValueError: n must be positive")
+    tb = env["error"].get("traceback", "")
+    check('File "/app/main.py", line 20, in helper' in tb, "traceback names the user's line", tb)
+    # A sub-task with its own limits (LOW compute) that runs out of fuel: out_of_fuel in the
+    # child, a TaskError in the parent (caught, or the parent's task_error).
+    env = run_json("--task", "parent", "app/main.py", "yes", expect_rc=0)
+    check(env["result"]["caught"] == "out_of_fuel", "the child's out_of_fuel as TaskError", env)
+    env = run_json("--task", "parent", "app/main.py", "no", expect_rc=1)
+    expect_error(env, "task_error", "out_of_fuel")
+    kids = child_rows(env["task_id"])
+    check(kids and kids[0]["status"] == "failed", "the child failed", kids)
+    rc, out, err, _ = run("run", "--no-journal", "--", "app/main.py")
+    check(rc == 1 and "capsule: task_error" in err, "plain failure line", rc, out, err)
+
+
+def case_js_issue():
+    need_runtime("js")
+    write("app/main.ts", ISSUE_TS)
+    write("app/util.ts", UTIL_TS)
+    rc, out, err, _ = run("run", "app/main.ts", "7")
+    check(rc == 0 and out == '{"parts": [3, 12, 6]}\n', "the issue's example", rc, out, err)
+    env = run_json("app/main.ts", "4", expect_rc=0)
+    check(env["result"] == {"parts": [3, 3]}, "envelope result", env)
+    # .js and .mjs entries too, bundled into .capsule/js/<key>/.
+    write("app/plain.mjs", 'import { task } from "capsule";\n'
+          'export const main = task({ name: "main" }, (a) => ({ got: a }));\n')
+    shutil.copy("app/plain.mjs", "app/plain.js")
+    for f in ("app/plain.mjs", "app/plain.js"):
+        env = run_json(f, "x", expect_rc=0)
+        check(env["result"] == {"got": "x"}, f"{f} result", env)
+    check(os.path.isdir(".capsule/js") and len(os.listdir(".capsule/js")) >= 3, "bundle dirs")
+    # A build error is a configuration error (exit 2) with esbuild's message.
+    write("app/bad.ts", 'import "path";\n')
+    rc, out, err, _ = run("run", "app/bad.ts")
+    check(rc == 2 and "Could not resolve" in err, "a bundle error", rc, err)
+
+
+def case_js_errors():
+    need_runtime("js")
+    write("app/main.ts", ISSUE_TS)
+    write("app/util.ts", UTIL_TS)
+    env = run_json("--task", "boom", "app/main.ts", expect_rc=1)
+    expect_error(env, "task_error", "too big")
+    env = run_json("--task", "parent", "app/main.ts", expect_rc=0)
+    check(env["result"] == {"caught": "out_of_fuel"}, "the child's out_of_fuel as TaskError", env)
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
 def main():
-    global CAPSULE, GUESTS, TASK
+    global CAPSULE, GUESTS, TASK, SOURCE
     ap = argparse.ArgumentParser()
     ap.add_argument("--capsule", required=True)
+    ap.add_argument("--source", default=os.path.join(os.path.dirname(__file__), "..", ".."))
     ap.add_argument("--guests", required=True)
     ap.add_argument("case", choices=sorted(CASES))
     a = ap.parse_args()
     CAPSULE = os.path.abspath(a.capsule)
     GUESTS = os.path.abspath(a.guests)
     TASK = os.path.join(GUESTS, "task_guest.wasm")
+    SOURCE = os.path.abspath(a.source)
     tmp = tempfile.mkdtemp(prefix="capsule-cli-")
     cwd = os.getcwd()
     os.chdir(tmp)
@@ -539,6 +697,9 @@ def main():
     except Failure as f:
         print(f"FAIL cli.{a.case}: {f}")
         return 1
+    except Skip as s:
+        print(f"SKIP cli.{a.case}: {s}")
+        return 77
     finally:
         os.chdir(cwd)
         shutil.rmtree(tmp, ignore_errors=True)
