@@ -389,9 +389,22 @@ run_attempt(cap_task_ctx *ctx, const cap_wasi_config_t *wcfg, cap_task_result *r
         cap_func_t *run = export_func(inst, "capsule_run");
         cap_func_t *init = export_func(inst, "_initialize");
         cap_func_t *start = export_func(inst, "_start");
+        cap_func_t *runtime_init = export_func(inst, "capsule_init");
         if (run) {
+            /* A guest runtime (Python, JavaScript) starts its interpreter in capsule_init: that
+             * is the runtime's fixed cost, the part a snapshot will keep, not the user's code.
+             * It runs without a fuel cap and is not charged (the deadline and the memory cap
+             * still hold); the task's compute budget starts at capsule_run. */
+            if (runtime_init) {
+                cap_store_set_fuel(store, UINT64_MAX);
+            }
             if (init) {
                 st = cap_func_call(store, init, NULL, 0, NULL, 0, &e);
+            }
+            if (st == CAP_OK && runtime_init) {
+                st = cap_func_call(store, runtime_init, NULL, 0, NULL, 0, &e);
+                ctx->startup_fuel = cap_store_fuel_consumed(store);
+                cap_store_set_fuel(store, eff->fuel);
             }
             if (st == CAP_OK) {
                 st = cap_func_call(store, run, NULL, 0, NULL, 0, &e);
@@ -421,7 +434,7 @@ out:
     } else {
         cap_task_result_fail_from(r, &e, eff);
     }
-    uint64_t fuel = store ? cap_store_fuel_consumed(store) : 0;
+    uint64_t fuel = store ? cap_store_fuel_consumed(store) - ctx->startup_fuel : 0;
     *out_fuel = fuel;
     r->fuel_consumed = fuel + ctx->child_fuel;
     r->ram_used = store ? cap_store_memory_peak(store) : 0;
@@ -644,6 +657,7 @@ run_task(cap_task_runner *rt, const cap_task_spec *spec, cap_task_ctx *parent, c
             ctx.deadline_ms = parent->deadline_ms; // the parent's deadline covers its children
         }
         ctx.child_fuel = 0;
+        ctx.startup_fuel = 0;
         ctx.log_lines = 0;
         ctx.log_dropped = 0;
         ctx.host_bytes = 0;
@@ -780,7 +794,7 @@ cap_task_run_child(cap_task_ctx *p, const char *task_name, const json_t *args, c
     } else {
         /* What the parent has left: fuel not yet spent (its children's included), ram not in
          * use (linear memory and what the host holds for it), time until its deadline. */
-        uint64_t used = cap_store_fuel_consumed(p->store) + p->child_fuel;
+        uint64_t used = cap_store_fuel_consumed(p->store) - p->startup_fuel + p->child_fuel;
         uint64_t mem = cap_store_memory_used(p->store) + p->host_bytes;
         uint64_t now = cap_rt_monotonic_ms();
         cap_budget b = {
@@ -831,7 +845,7 @@ cap_task_run_child(cap_task_ctx *p, const char *task_name, const json_t *args, c
         /* The child's fuel is charged to the parent: the parent cannot multiply its compute by
          * scheduling many children. */
         p->child_fuel += child_fuel;
-        uint64_t spent = cap_store_fuel_consumed(p->store) + p->child_fuel;
+        uint64_t spent = cap_store_fuel_consumed(p->store) - p->startup_fuel + p->child_fuel;
         cap_store_set_fuel(p->store, pp->fuel > spent ? pp->fuel - spent : 0);
     }
     *out = cap_task_result_to_json(&r);

@@ -136,6 +136,7 @@ struct cap_task_ctx {
     uint32_t log_dropped;
     uint64_t host_bytes; // host memory held for the guest (result, responses)
     uint64_t child_fuel; // fuel spent by sub-tasks (charged to this task)
+    uint64_t startup_fuel; // fuel of a guest runtime's capsule_init this attempt (not charged)
     /* HTTP state over all attempts (request count, records, response bodies): http_abi.c. */
     struct cap_http_state *http;
 };
