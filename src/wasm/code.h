@@ -23,15 +23,16 @@
 #include "wasm/module.h"
 
 /* Internal opcodes derived from the Wasm rows of opcodes.def, by kind (Y is the generator):
- * UN/UNT/LOAD/STORE give one op; BIN/BINT give NAME_ss (slot, slot) and NAME_si (slot,
+ * UN/UNT give one op; LOAD/STORE give NAME and NAME_add (the address is the i32 sum of two
+ * slots, an i32.add fused into the access); BIN/BINT give NAME_ss (slot, slot) and NAME_si (slot,
  * immediate); CMP gives those two plus the fused compare-and-branch forms BRIF (jump if true) and
  * BRIFNOT (jump if false), each in _ss and _si form, in that order (see CAP_CMP_* below). */
 #define CAP_IOP_GEN_SPECIAL(Y, n)
 #define CAP_IOP_GEN_REINTERP(Y, n)
 #define CAP_IOP_GEN_UN(Y, n)    Y(n)
 #define CAP_IOP_GEN_UNT(Y, n)   Y(n)
-#define CAP_IOP_GEN_LOAD(Y, n)  Y(n)
-#define CAP_IOP_GEN_STORE(Y, n) Y(n)
+#define CAP_IOP_GEN_LOAD(Y, n)  Y(n) Y(n##_add)
+#define CAP_IOP_GEN_STORE(Y, n) Y(n) Y(n##_add)
 #define CAP_IOP_GEN_BIN(Y, n)   Y(n##_ss) Y(n##_si)
 #define CAP_IOP_GEN_BINT(Y, n)  Y(n##_ss) Y(n##_si)
 #define CAP_IOP_GEN_CMP(Y, n)                                                                      \

@@ -145,6 +145,10 @@ typedef struct comp {
         uint32_t a, nimm;
         uint32_t b[2];
     } lc;
+    struct {
+        bool valid;
+        uint32_t start, end, pos, a, b;
+    } la; // the last i32.add of two slots, which a load or store may absorb
 } comp;
 
 static const uint8_t vt_ident[256] = {
@@ -243,6 +247,8 @@ emit_op(comp *c, uint32_t op)
 {
     c->last_dst_loc = NONE32;
     c->lc.valid = false;
+    c->la.valid = false;
+    c->la.valid = false;
     uint32_t at = c->clen;
     emit(c, op);
     return at;
@@ -805,6 +811,22 @@ commutes(uint32_t opcode)
     }
 }
 
+/* Takes the i32.add (of two slots) that produced the entry at pos, if it was the last thing
+ * emitted, removing its code: the caller emits a load or store that adds the two itself. */
+static bool
+take_add(comp *c, uint32_t pos)
+{
+    if (!c->la.valid || c->sp <= top(c)->height || pos < top(c)->height || c->la.pos != pos ||
+        c->la.end != c->clen || c->stk[pos].kind != E_SLOT) {
+        return false;
+    }
+    c->clen = c->la.start;
+    c->last_dst_loc = NONE32;
+    c->lc.valid = false;
+    c->la.valid = false;
+    return true;
+}
+
 /* The generic numeric rows: UN, UNT, BIN, BINT, CMP, LOAD, STORE, REINTERP. */
 static cap_status
 op_generic(comp *c, const opinfo *oi, uint32_t opcode)
@@ -896,6 +918,14 @@ op_generic(comp *c, const opinfo *oi, uint32_t opcode)
         if (lv) {
             c->last_dst_loc = at + 1;
             c->last_dst_pos = pos;
+            if (opcode == 0x6A && nimm == 0) {
+                c->la.valid = true;
+                c->la.start = at;
+                c->la.end = c->clen;
+                c->la.pos = pos;
+                c->la.a = sa;
+                c->la.b = bw[0];
+            }
             if (oi->kind == K_CMP) {
                 c->lc.valid = true;
                 c->lc.start = at;
@@ -914,11 +944,20 @@ op_generic(comp *c, const opinfo *oi, uint32_t opcode)
     case K_LOAD: {
         uint32_t off;
         TRY(read_memarg(c, oi->size, &off));
+        bool fuse = live(c) && take_add(c, c->sp - 1);
         TRY(pop(c, CAP_I32, &a));
         pos = c->sp;
         bool lv = live(c);
         uint32_t at = 0;
-        if (lv) {
+        if (fuse) {
+            uint32_t x = c->la.a, y = c->la.b;
+            at = emit_op(c, oi->iop + 1);
+            emit(c, slot(c, pos));
+            emit(c, x);
+            emit(c, y);
+            emit(c, off);
+            trap_site(c, at);
+        } else if (lv) {
             uint32_t sa = src_slot(c, &a, pos);
             at = emit_op(c, oi->iop);
             emit(c, slot(c, pos));
@@ -936,10 +975,21 @@ op_generic(comp *c, const opinfo *oi, uint32_t opcode)
     case K_STORE: {
         uint32_t off;
         TRY(read_memarg(c, oi->size, &off));
+        /* The value must not need code of its own (it would be emitted after the add). */
+        bool fuse = live(c) && c->sp >= 1 && c->sp - 1 > top(c)->height &&
+                    c->stk[c->sp - 1].kind == E_LOCAL && take_add(c, c->sp - 2);
         TRY(pop(c, oi->ta, &b));
         TRY(pop(c, CAP_I32, &a));
         pos = c->sp;
-        if (live(c)) {
+        if (fuse) {
+            uint32_t x = c->la.a, y = c->la.b;
+            uint32_t at = emit_op(c, oi->iop + 1);
+            emit(c, x);
+            emit(c, y);
+            emit(c, b.local);
+            emit(c, off);
+            trap_site(c, at);
+        } else if (live(c)) {
             uint32_t sa = src_slot(c, &a, pos);
             uint32_t sb = src_slot(c, &b, pos + 1);
             uint32_t at = emit_op(c, oi->iop);
@@ -966,6 +1016,7 @@ take_cmp(comp *c)
     }
     c->clen = c->lc.start;
     c->lc.valid = false;
+    c->la.valid = false;
     c->last_dst_loc = NONE32;
     return true;
 }
@@ -1177,6 +1228,7 @@ op_local_set(comp *c, uint32_t x, bool tee)
             put(c, ld, x); // the producer writes the local directly
             c->last_dst_loc = NONE32;
             c->lc.valid = false;
+            c->la.valid = false;
         } else if (v.kind == E_LOCAL) {
             emit_copy(c, x, v.local);
         } else if (v.kind == E_CONST) {
@@ -1251,6 +1303,7 @@ op_end(comp *c, bool *done)
     }
     c->last_dst_loc = NONE32;
     c->lc.valid = false;
+    c->la.valid = false;
     push_types(c, res, nres);
     c->W = c->sp; // the results are in their slots
     return CAP_OK;
@@ -1281,6 +1334,7 @@ op_else(comp *c)
         c->nctl >= 2 ? !(!c->ctls[c->nctl - 2].unreachable && !c->ctls[c->nctl - 2].dead) : false;
     c->last_dst_loc = NONE32;
     c->lc.valid = false;
+    c->la.valid = false;
     if (f->else_fix != NONE32) {
         chain_new(c);
         uint32_t h = f->else_fix;
@@ -1529,6 +1583,8 @@ compile_body(comp *c, uint32_t func_index, cap_func_def *def)
     c->cur = NONE32;
     c->last_dst_loc = NONE32;
     c->lc.valid = false;
+    c->la.valid = false;
+    c->la.valid = false;
     emit(c, 0); // code[0]: the entry chain's fuel
     chain_new(c);
     chain_ref(c, c->cur, 0, 0);
@@ -1594,6 +1650,7 @@ compile_body(comp *c, uint32_t func_index, cap_func_def *def)
                 f->loop_base = chain_cost(c);
                 c->last_dst_loc = NONE32;
                 c->lc.valid = false;
+                c->la.valid = false;
             }
             break;
         }

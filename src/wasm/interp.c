@@ -524,6 +524,17 @@ sat_i64_u(double a)
         memcpy(&v, mbase + ea, sizeof v);                                                          \
         fp[ip[1]] = (uint64_t)(UT_##tr)v;                                                          \
         NEXT(4);                                                                                   \
+    }                                                                                              \
+    op_##n##_add:                                                                                  \
+    {                                                                                              \
+        uint64_t ea = (uint64_t)(uint32_t)(fp[ip[2]] + fp[ip[3]]) + ip[4];                         \
+        if (UNLIKELY(ea + sizeof(memt) > msize)) {                                                 \
+            TRAPC(MEMORY_OOB);                                                                     \
+        }                                                                                          \
+        memt v;                                                                                    \
+        memcpy(&v, mbase + ea, sizeof v);                                                          \
+        fp[ip[1]] = (uint64_t)(UT_##tr)v;                                                          \
+        NEXT(5);                                                                                   \
     }
 #define GEN_STORE(n, ta, tb, tr, memt)                                                             \
     op_##n:                                                                                        \
@@ -535,6 +546,16 @@ sat_i64_u(double a)
         memt v = (memt)fp[ip[2]];                                                                  \
         memcpy(mbase + ea, &v, sizeof v);                                                          \
         NEXT(4);                                                                                   \
+    }                                                                                              \
+    op_##n##_add:                                                                                  \
+    {                                                                                              \
+        uint64_t ea = (uint64_t)(uint32_t)(fp[ip[1]] + fp[ip[2]]) + ip[4];                         \
+        if (UNLIKELY(ea + sizeof(memt) > msize)) {                                                 \
+            TRAPC(MEMORY_OOB);                                                                     \
+        }                                                                                          \
+        memt v = (memt)fp[ip[3]];                                                                  \
+        memcpy(mbase + ea, &v, sizeof v);                                                          \
+        NEXT(5);                                                                                   \
     }
 
 /* ------------------------------------------------------------------ the loop */
