@@ -6,8 +6,11 @@
 # and a geometric-mean row. It never asserts: it measures. Not a test.
 #
 # Environment:
-#   BENCH_REPS=5        timed calls per in-process runner (after one warm-up call); median taken
-#   BENCH_PROC_REPS=3   process runs for runners timed from outside (wasm-interp, wasm3, iwasm)
+#   BENCH_ROUNDS=3      rounds; each runs every program on every runner once (interleaved)
+#   BENCH_REPS=3        timed calls per in-process runner and round (after one warm-up call)
+#   BENCH_PROC_REPS=5   process runs for the start-up measurements
+# Medians are taken over all samples of all rounds (ROUNDS*REPS calls in process, ROUNDS
+# processes for the runners timed from outside: wasm-interp, wasm3, iwasm).
 #   BENCH_PROGRAMS="…"  subset of bench/programs to run (default: all but startup)
 #   BENCH_SKIP="…"      columns to leave out, e.g. "wasm-interp node-wasi"
 #   WASM3=/path/wasm3   add a column for a locally built wasm3 (`wasm3 --func run M.wasm`)
@@ -17,8 +20,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-REPS=${BENCH_REPS:-5}
-PROC_REPS=${BENCH_PROC_REPS:-3}
+ROUNDS=${BENCH_ROUNDS:-3}
+REPS=${BENCH_REPS:-3}
+PROC_REPS=${BENCH_PROC_REPS:-5}
 TIMEOUT=${BENCH_TIMEOUT:-600}
 OUT=build/bench
 ALL_PROGRAMS=$(cd bench/programs && ls ./*.c | sed 's|^\./||; s|\.c$||' | grep -vx startup | tr '\n' ' ')
@@ -76,57 +80,63 @@ for c in "${COLUMNS_[@]}"; do
     case " ${BENCH_SKIP:-} " in *" $c "*) ;; *) cols+=("$c") ;; esac
 done
 
-declare -A T R F LOAD
+declare -A T R F LOAD SAMPLES BASE
 median() {
-    sort -n | awk '{a[NR] = $1} END { if (NR) print (NR % 2) ? a[(NR + 1) / 2] : int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'
+    tr ' ' '\n' | awk NF | sort -n |
+        awk '{a[NR] = $1} END { if (NR) print (NR % 2) ? a[(NR + 1) / 2] : int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'
 }
 
-# Runs a runner that times itself (ns= lines, result=); records the median and the result.
+# Runs a runner that times itself (ns= lines, result=) once; adds its times to the key's samples.
 inproc() {
     local key=$1 out
     shift
     if out=$(timeout "$TIMEOUT" "$@" 2>/dev/null); then
-        T[$key]=$(grep '^ns=' <<<"$out" | cut -d= -f2 | median)
+        SAMPLES[$key]+=" $(grep '^ns=' <<<"$out" | cut -d= -f2 | tr '\n' ' ')"
         R[$key]=$(grep '^result=' <<<"$out" | cut -d= -f2)
         F[$key]=$(grep '^fuel=' <<<"$out" | cut -d= -f2 || true)
-        LOAD[$key]=$(grep '^load_ns=' <<<"$out" | cut -d= -f2 || true)
+        LOAD[$key]+=" $(grep '^load_ns=' <<<"$out" | cut -d= -f2 || true)"
+    else
+        R[$key]=FAILED
     fi
 }
 
-# Sets WALL_NS to the median wall time (ns) of PROC_REPS runs of a command as a whole process,
-# or to "" when it fails, and LAST_OUT to the last run's output.
+# Wall time (ns) of one run of a command as a whole process in WALL_NS ("" when it failed), and
+# its output in LAST_OUT.
 WALL_NS="" LAST_OUT=""
 wall() {
-    local s e times=()
+    local s e
     WALL_NS=""
-    for ((i = 0; i < PROC_REPS; i++)); do
-        s=$(date +%s%N)
-        LAST_OUT=$(timeout "$TIMEOUT" "$@" 2>&1) || return 0
-        e=$(date +%s%N)
-        times+=($((e - s)))
-    done
-    WALL_NS=$(printf '%s\n' "${times[@]}" | median)
+    s=$(date +%s%N)
+    LAST_OUT=$(timeout "$TIMEOUT" "$@" 2>&1) || return 0
+    e=$(date +%s%N)
+    WALL_NS=$((e - s))
 }
 
-# Runs a runner that cannot time itself: `proc KEY SED MODULE CMD...` runs CMD... MODULE as a
-# whole process, PROC_REPS times, and records the median wall time minus that of the same
-# runner on the startup program (its process start, load and instantiation), so that these
+# Runs a runner that cannot time itself once: `proc KEY SED MODULE CMD...` runs CMD... MODULE as a
+# whole process and adds its wall time minus the same runner's median time on the startup
+# program (process start, load and instantiation: measured once, PROC_REPS runs), so that these
 # columns compare with the in-process ones. SED extracts run's result from the output; signed
 # and hexadecimal results are normalised to unsigned 32-bit.
-declare -A BASE
 proc() {
-    local key=$1 sedscript=$2 module=$3 engine=${1%%|*} t res
+    local key=$1 sedscript=$2 module=$3 engine=${1%%|*} t res base=""
     shift 3
     if [ -z "${BASE[$engine]+set}" ]; then
-        wall "$@" "$OUT/wasm/startup.wasm"
-        BASE[$engine]=$WALL_NS
+        for ((i = 0; i < PROC_REPS; i++)); do
+            wall "$@" "$OUT/wasm/startup.wasm"
+            base+=" $WALL_NS"
+        done
+        BASE[$engine]=$(median <<<"$base")
     fi
     wall "$@" "$module"
     t=$WALL_NS
-    [ -n "$t" ] || return 0
+    if [ -z "$t" ]; then
+        R[$key]=FAILED
+        return 0
+    fi
     res=$(sed -n "$sedscript" <<<"$LAST_OUT" | head -n 1)
     [ -n "$res" ] && res=$(((res + 4294967296) % 4294967296))
-    T[$key]=$((t - ${BASE[$engine]:-0} > 0 ? t - ${BASE[$engine]:-0} : 1))
+    t=$((t - ${BASE[$engine]:-0}))
+    SAMPLES[$key]+=" $((t > 0 ? t : 1))"
     R[$key]=$res
 }
 
@@ -148,17 +158,31 @@ run_column() {
 }
 
 # ---------------------------------------------------------------------------------- run
-for p in $PROGRAMS; do
-    echo "bench: $p" >&2
-    for c in "${cols[@]}"; do
-        run_column "$c" "$p"
+# Rounds interleave the runners, so that a change in the machine's load over the run touches
+# every column alike instead of whichever runner happened to be running.
+for ((round = 1; round <= ROUNDS; round++)); do
+    for p in $PROGRAMS; do
+        echo "bench: round $round/$ROUNDS: $p" >&2
+        for c in "${cols[@]}"; do
+            run_column "$c" "$p"
+        done
     done
+done
+for key in "${!SAMPLES[@]}"; do
+    if [ "${R[$key]:-}" != FAILED ]; then
+        T[$key]=$(median <<<"${SAMPLES[$key]}")
+    fi
+    if [ -n "${LOAD[$key]:-}" ]; then
+        LOAD[$key]=$(median <<<"${LOAD[$key]}")
+    fi
 done
 
 # ---------------------------------------------------------------------------------- report
 cell() { # median ms and ratio to native, or why there is none
     local c=$1 p=$2 t=${T[$1|$2]:-} r=${R[$1|$2]:-} nt=${T[native|$2]:-} nr=${R[native|$2]:-}
-    if [ -z "$t" ]; then
+    if [ "$r" = FAILED ]; then
+        echo "failed"
+    elif [ -z "$t" ]; then
         echo "n/a"
     elif [ "$r" != "$nr" ]; then
         echo "WRONG($r)"
@@ -171,7 +195,8 @@ cell() { # median ms and ratio to native, or why there is none
 
 echo
 echo "Median time per run of run() (x = ratio to native gcc -O2). In-process timing for native,"
-echo "node, capsule*; wasm-interp, wasm3 and wamr are timed as whole processes ($PROC_REPS runs each),"
+echo "node, capsule* ($ROUNDS rounds of $REPS calls); wasm-interp, wasm3 and wamr are timed as whole"
+echo "processes ($ROUNDS runs each),"
 echo "minus the same engine's time for the start-up program."
 echo "The *-wasi columns run the WASI build, which uses wasi-libc instead of bench/minilibc.c."
 printf '%-9s' program
@@ -209,7 +234,7 @@ fi
 
 # Start-up: a whole process running the tiny startup program (load, instantiate, one call).
 echo
-echo "Start-up: median wall time of a whole process running bench/programs/startup.c ($((PROC_REPS > 5 ? PROC_REPS : 5)) runs);"
+echo "Start-up: median wall time of a whole process running bench/programs/startup.c ($PROC_REPS runs);"
 echo "the /bin/true row is this machine's cost of starting any process."
 startup_cmds=(
     "/bin/true|/bin/true"
@@ -226,7 +251,7 @@ for entry in "${startup_cmds[@]}"; do
     read -r -a cmd <<<"${entry#*|}"
     times=()
     ok=1
-    for ((i = 0; i < (PROC_REPS > 5 ? PROC_REPS : 5); i++)); do
+    for ((i = 0; i < PROC_REPS; i++)); do
         s=$(date +%s%N)
         if ! timeout "$TIMEOUT" "${cmd[@]}" >/dev/null 2>&1; then
             ok=0
