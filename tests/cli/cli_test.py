@@ -136,8 +136,8 @@ def case_usage():
         rc, out, err, _ = run(*args)
         check(rc == 2, f"{args}: exit {rc}, expected 2", err)
         check(why in err, f"{args}: stderr lacks {why!r}", err)
-    write("notwasm.py", "print('hi')\n")
-    rc, out, err, _ = run("run", "notwasm.py")
+    write("notwasm.txt", "print('hi')\n")
+    rc, out, err, _ = run("run", "notwasm.txt")
     check(rc == 2 and "not a WebAssembly module" in err, "a non-module file", rc, err)
     for cmd in ("run", "ps", "logs", "worker"):
         rc, out, err, _ = run(cmd, "--help")
