@@ -5,11 +5,11 @@
 from capsule import task
 
 
-@task(name="main", ram="64MB", timeout="30s")
+@task(name="main", compute="LOW", ram="64MB", timeout="30s")
 def main(n: str) -> dict:
     return {"squares": [square(i) for i in range(int(n))]}
 
 
-@task(name="square")
+@task(name="square", compute="LOW")
 def square(x: int) -> int:
     return x * x
