@@ -534,7 +534,7 @@ def main(n: str) -> dict:
     return {"squares": [square(i) for i in range(int(n))]}
 
 
-@task(name="square")
+@task(name="square", compute="LOW")
 def square(x: int) -> int:
     return x * x
 
