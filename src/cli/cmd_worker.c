@@ -11,6 +11,7 @@
 
 #include "capsule.h"
 #include "cli/cli_task.h"
+#include "runtime/guest_lang.h"
 #include "runtime/task.h"
 
 #define MAX_THREADS 64
@@ -93,6 +94,8 @@ serve(worker *w, const char *line)
     cap_error_t err;
     cap_task_result r;
     cap_task_result_init(&r);
+    cap_guest_run guest;
+    memset(&guest, 0, sizeof guest);
     char msg[400];
     if (!req || !json_is_object(req)) {
         snprintf(msg, sizeof msg, "invalid request: %s",
@@ -176,9 +179,25 @@ serve(worker *w, const char *line)
         respond_error(w, id, msg);
         goto out;
     }
+    /* A Python or JavaScript source runs on its guest runtime, as with `capsule run`. */
+    if (cap_guest_run_prepare(json_string_value(file), ".", &guest, &err) != CAP_OK) {
+        respond_error(w, id, err.msg);
+        goto out;
+    }
+    const char *module = json_string_value(file);
+    if (guest.lang != CAP_GUEST_WASM) {
+        module = guest.module;
+        for (size_t g = 0; g < guest.ncode_mounts; g++) {
+            if (ncode == sizeof code_mounts / sizeof code_mounts[0]) {
+                respond_error(w, id, "invalid request: too many code mounts");
+                goto out;
+            }
+            code_mounts[ncode++] = guest.code_mounts[g];
+        }
+    }
     cap_task_spec spec;
     cap_task_spec_init(&spec);
-    spec.file = json_string_value(file);
+    spec.file = module;
     spec.task_name = name ? json_string_value(name) : NULL;
     spec.args = args;
     spec.kwargs = kwargs;
@@ -199,6 +218,7 @@ serve(worker *w, const char *line)
     }
     respond(w, id, "output", env);
 out:
+    cap_guest_run_clear(&guest);
     cap_task_result_clear(&r);
     cap_policy_clear(&pol);
     cap_policy_clear(&eff);
