@@ -328,7 +328,16 @@ def _request_local(head, body):
         except urllib.error.HTTPError as e:  # a status >= 400 is still a response
             resp = e
         with resp:
-            content = resp.read() if cap is None else resp.read(cap + 1)
+            content = resp.read()
+            # The host decodes compressed bodies; do the same for the common codings.
+            coding = (resp.headers.get("content-encoding") or "").strip().lower()
+            if coding in ("gzip", "x-gzip", "deflate"):
+                import zlib
+
+                try:  # 47: a gzip or zlib header; raw deflate (some servers) has none
+                    content = zlib.decompress(content, 47)
+                except zlib.error:
+                    content = zlib.decompress(content, -15)
             if cap is not None and len(content) > cap:
                 raise TooLarge(f"the body exceeds {cap} bytes", url)
             final = resp.geturl()
