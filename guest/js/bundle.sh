@@ -36,23 +36,38 @@ case $entry in
     ;;
 esac
 mkdir -p "$outdir"
+# Concurrent bundlers of the same entry (two `capsule run main.ts`, a worker) share OUTDIR, and
+# a guest may be reading it while another run re-bundles: every file is written into a private
+# temporary directory next to OUTDIR (same file system, same depth, so the source map's relative
+# paths are the same) and renamed into place, one atomic rename(2) per file. A reader sees each
+# file whole, old or new, never half-written. Temporary directories a killed bundler left behind
+# are removed after an hour.
+parent=$(dirname "$outdir")
+base=$(basename "$outdir")
+find "$parent" -maxdepth 1 -name ".$base.tmp.*" -mmin +60 -exec rm -rf {} + 2>/dev/null || true
+tmp=$(mktemp -d "$parent/.$base.tmp.XXXXXX")
+log=$tmp/esbuild.log
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' HUP INT TERM
 # --platform=neutral: no Node built-ins are assumed; package.json "module" then "main" fields.
 # --target=es2023: what QuickJS 2025-04-26 runs natively; newer syntax is lowered.
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 if ! "$esbuild" "$entry" --bundle --format=esm --platform=neutral --target=es2023 \
     --main-fields=module,main --conditions=module \
     --resolve-extensions=.ts,.tsx,.mts,.cts,.js,.jsx,.mjs,.cjs,.json \
     --external:capsule --external:fs --external:fs/promises --external:node:fs \
     --external:node:fs/promises \
     --sourcemap --sources-content=false --charset=utf8 --legal-comments=none \
-    --log-level=warning --outfile="$outdir/main.mjs" 2>"$log"; then
+    --log-level=warning --outfile="$tmp/main.mjs" 2>"$log"; then
     cat "$log" >&2
     if grep -q 'built into node' "$log"; then
         echo "bundle.sh: the JavaScript guest provides only these Node built-ins: fs, fs/promises" \
             "(also as node:fs, node:fs/promises), plus globals such as process, URL, fetch and" \
             "TextEncoder; use a pure-JavaScript package from npm instead (--platform=node does" \
             "not apply)." >&2
+    fi
+    if grep -q 'No loader is configured for "\.node" files' "$log"; then
+        echo "bundle.sh: a native addon (a compiled .node file) cannot run in the sandbox: only" \
+            "JavaScript and WebAssembly run there; use a pure-JavaScript package instead." >&2
     fi
     exit 1
 fi
@@ -64,10 +79,21 @@ cat "$log" >&2
 # and is not older than main.mjs.
 jsc=${CAPSULE_JSC:-${CAPSULE_JS_DIR:-$here/../../build/js}/jsc}
 # main.mjs.map.json is the source map decoded for the guest (read on errors only).
-rm -f "$outdir/main.mjs.qbc" "$outdir/main.mjs.map.json"
 if [ -x "$jsc" ]; then
-    "$jsc" "$outdir/main.mjs.qbc" "${CAPSULE_JS_GUEST_PATH:-/app/main.mjs}" "$outdir/main.mjs" \
-        bundle || rm -f "$outdir/main.mjs.qbc"
-    "$jsc" "$outdir/main.mjs.map.json" - "$outdir/main.mjs.map" map ||
-        rm -f "$outdir/main.mjs.map.json"
+    "$jsc" "$tmp/main.mjs.qbc" "${CAPSULE_JS_GUEST_PATH:-/app/main.mjs}" "$tmp/main.mjs" \
+        bundle || rm -f "$tmp/main.mjs.qbc"
+    "$jsc" "$tmp/main.mjs.map.json" - "$tmp/main.mjs.map" map ||
+        rm -f "$tmp/main.mjs.map.json"
 fi
+# Publish. A stale file this run did not produce goes first (an old main.mjs.qbc must not
+# outlive the main.mjs it was compiled from); main.mjs.qbc is renamed last and is never older
+# than main.mjs, so a reader between two renames loads either the old bytecode or the new
+# source, both whole.
+for f in main.mjs.qbc main.mjs.map.json; do
+    [ -e "$tmp/$f" ] || rm -f "$outdir/$f"
+done
+for f in main.mjs.map main.mjs.map.json main.mjs main.mjs.qbc; do
+    if [ -e "$tmp/$f" ]; then
+        mv -f "$tmp/$f" "$outdir/$f"
+    fi
+done
