@@ -173,6 +173,23 @@ typedef struct cap_extern_t {
  */
 CAP_API cap_status cap_module_new(const uint8_t *bytes, size_t len, cap_module_t **out,
                                   cap_error_t *err);
+/**
+ * Like cap_module_new, but compiles each function body lazily, on the function's first call,
+ * which makes loading a big module (an interpreter with thousands of functions, most never
+ * called by one task) fast. Everything outside function bodies is decoded and checked now, as
+ * by cap_module_new (same outcomes); bodies are only located. A body is validated and compiled
+ * the first time its function is called, by whichever thread gets there first (once per module,
+ * shared by every store, instance and thread afterwards); it never runs unvalidated. If it is
+ * malformed or invalid, that call (and every later call of it) fails with CAP_ERR_MALFORMED or
+ * CAP_ERR_INVALID, err->msg holding the spec's words followed by " in <function name>" (or
+ * " in function <index>") and err->func_index/err->offset set; CAP_ERR_NOMEM if compiling runs
+ * out of memory. The guest sees nothing else: results, traps and fuel are exactly as with
+ * cap_module_new. Because invalid bodies are found only when called, a lazily loaded module is
+ * not checked to the letter of the spec (which rejects the whole module): use cap_module_new,
+ * the default, where that matters. Thread-safety and ownership as for cap_module_new.
+ */
+CAP_API cap_status cap_module_new_lazy(const uint8_t *bytes, size_t len, cap_module_t **out,
+                                       cap_error_t *err);
 /** Frees a module. Every instance made from it must have been freed (its store freed). */
 CAP_API void cap_module_free(cap_module_t *module);
 
@@ -345,6 +362,50 @@ CAP_API cap_status cap_instance_export_n(const cap_instance_t *instance, const c
                                          size_t name_len, cap_extern_t *out, cap_error_t *err);
 /** The module an instance was made from. Borrowed. */
 CAP_API const cap_module_t *cap_instance_module(const cap_instance_t *instance);
+
+/* ---------------------------------------------------------------- snapshots
+ * A snapshot is the state of an instance at one moment (its memories, globals, tables and
+ * dropped segments), saved to a file so that later instances of the same module start from
+ * there instead of from scratch: a guest runtime is initialised once, snapshotted, and every
+ * task restores it. Restoring maps the memory image copy-on-write: only the pages a task
+ * touches are copied. Only an instance that imports no memory, table or global (whose state
+ * lives outside it) and whose tables and globals hold no externref can be snapshotted. */
+typedef struct cap_snapshot_t cap_snapshot_t;
+
+/**
+ * Writes the state of `instance` to the file `fd` (positioned at its start, empty), with an
+ * embedder blob `meta` (may be NULL) kept alongside. The file is sparse where memory is zero.
+ * CAP_ERR_USAGE when the instance cannot be snapshotted (the message says why), CAP_ERR_IO.
+ */
+CAP_API cap_status cap_snapshot_write(const cap_instance_t *instance, int fd, const void *meta,
+                                      size_t meta_len, cap_error_t *err);
+/** Replaces the embedder blob of the snapshot file `fd` (written by cap_snapshot_write). */
+CAP_API cap_status cap_snapshot_set_meta(int fd, const void *meta, size_t meta_len,
+                                         cap_error_t *err);
+/**
+ * Reads a snapshot file. The memory image is copied into private in-memory storage (holes stay
+ * unallocated), so changing or removing the file afterwards affects nothing. A file that is not
+ * a snapshot, a newer format, or one cut short is CAP_ERR_MALFORMED. The snapshot is immutable
+ * and may be restored from any thread, any number of times.
+ */
+CAP_API cap_status cap_snapshot_open(int fd, cap_snapshot_t **out, cap_error_t *err);
+CAP_API void cap_snapshot_free(cap_snapshot_t *snapshot);
+/** The embedder blob written with the snapshot (borrowed; NULL when empty). */
+CAP_API const void *cap_snapshot_meta(const cap_snapshot_t *snapshot, size_t *len);
+/** Bytes of linear memory the snapshot restores (the store's memory cap must allow them). */
+CAP_API uint64_t cap_snapshot_memory_bytes(const cap_snapshot_t *snapshot);
+/**
+ * Instantiates `module` in the state saved in `snapshot`: imports are resolved as by
+ * cap_instance_new, then memories, globals, tables and segment states come from the snapshot
+ * (memory mapped copy-on-write); neither segments nor the start function run. The snapshot
+ * must have been taken from an instance of the same module (checked by shape: a snapshot of
+ * another module is CAP_ERR_LINK "snapshot does not match the module"). The store's memory cap
+ * applies (CAP_ERR_TRAP, CAP_TRAP_MEMORY_LIMIT).
+ */
+CAP_API cap_status cap_instance_restore(cap_store_t *store, const cap_module_t *module,
+                                        const cap_linker_t *linker,
+                                        const cap_snapshot_t *snapshot, cap_instance_t **out,
+                                        cap_error_t *err);
 
 /* ===================================================================== WASI */
 

@@ -12,6 +12,7 @@
 #include "capsule.h"
 #include "cli/cli_task.h"
 #include "runtime/guest_lang.h"
+#include "runtime/rt.h"
 #include "runtime/task.h"
 
 void
@@ -43,6 +44,8 @@ cli_task_run_help(FILE *out)
         "  --max-output SIZE         cap captured stdout and stderr each (default 4MB, at most\n"
         "                            a quarter of ram)\n"
         "  --no-journal              do not record the run in .capsule/journal.db\n"
+        "  --no-snapshot             start a Python or JavaScript runtime from scratch instead\n"
+        "                            of restoring its snapshot (.capsule/snapshots)\n"
         "  -h, --help                this help\n\n"
         "Exit status: 0 the task succeeded; 1 it failed (with --json the envelope says why);\n"
         "  2 a usage or configuration error.\n");
@@ -237,7 +240,8 @@ cli_task_run(int argc, char **argv)
     cap_error_t err;
     cli_policy_flags flags;
     memset(&flags, 0, sizeof flags);
-    bool json = false, verbose = false, journal_on = true;
+    bool json = false, verbose = false, journal_on = true, snapshot_on = true;
+    cap_prepared *prep = NULL;
     const char *task_name = NULL, *args_file = NULL, *stdin_spec = NULL, *file = NULL;
     size_t max_output = 0;
     json_t *args = json_array();
@@ -280,6 +284,7 @@ cli_task_run(int argc, char **argv)
                                strcmp(name, "--code-mount") == 0;
             bool is_switch = strcmp(a, "--json") == 0 || strcmp(a, "--verbose") == 0 ||
                              strcmp(a, "-v") == 0 || strcmp(a, "--no-journal") == 0 ||
+                             strcmp(a, "--no-snapshot") == 0 ||
                              strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0;
             if (!takes_value && !is_switch) {
                 if (file) {
@@ -295,6 +300,8 @@ cli_task_run(int argc, char **argv)
                     verbose = true;
                 } else if (strcmp(a, "--no-journal") == 0) {
                     journal_on = false;
+                } else if (strcmp(a, "--no-snapshot") == 0) {
+                    snapshot_on = false;
                 } else {
                     cli_task_run_help(stdout);
                     code = CLI_TASK_OK;
@@ -413,15 +420,36 @@ cli_task_run(int argc, char **argv)
             goto out;
         }
     }
-    if (cap_policy_resolve_into(&eff, flags.policy, cap_config_defaults(cfg), &err) != CAP_OK) {
-        fprintf(stderr, "capsule run: %s\n", err.msg);
-        goto out;
-    }
     if (journal_on && cap_journal_open(".", &journal, &err) != CAP_OK) {
         fprintf(stderr, "capsule run: warning: the run is not journaled: %s\n", err.msg);
         journal = NULL;
     }
     if (cap_task_runner_new(cfg, journal, &rt, &err) != CAP_OK) {
+        fprintf(stderr, "capsule run: %s\n", err.msg);
+        goto out;
+    }
+    /* A guest runtime restores its prepared start (built now if there is none): start-up is
+     * paid once, and the snapshot knows the tasks' own @task options. If the start-up fails,
+     * the task runs from scratch so that its envelope reports the failure. */
+    if (guest.lang != CAP_GUEST_WASM && snapshot_on) {
+        cap_prepared_source src;
+        cap_error_t perr;
+        uint64_t t0 = cap_rt_monotonic_ms();
+        if (cap_prepared_for_guest(rt, &guest, false, verbose ? print_event : NULL, NULL, &prep,
+                                   &src, &perr) != CAP_OK) {
+            prep = NULL;
+            if (verbose) {
+                fprintf(stderr, "capsule: snapshot not used: %s\n", perr.msg);
+            }
+        } else if (verbose) {
+            fprintf(stderr, "capsule: snapshot %s %s (%llu ms)\n",
+                    src == CAP_PREPARED_BUILT ? "built:" : "restored from",
+                    cap_prepared_path(prep),
+                    (unsigned long long)(cap_rt_monotonic_ms() - t0));
+        }
+    }
+    if (cap_prepared_resolve_policy(prep, task_name, flags.policy, cap_config_defaults(cfg), &eff,
+                                    &err) != CAP_OK) {
         fprintf(stderr, "capsule run: %s\n", err.msg);
         goto out;
     }
@@ -437,6 +465,10 @@ cli_task_run(int argc, char **argv)
     spec.output_limit = max_output;
     spec.code_mounts = code_mounts;
     spec.ncode_mounts = ncode;
+    spec.runtime_env_names = (const char *const *)guest.env_names;
+    spec.runtime_env_values = (const char *const *)guest.env_values;
+    spec.nruntime_env = guest.nenv;
+    spec.prepared = prep;
     if (stdin_spec && strcmp(stdin_spec, "-") == 0) {
         spec.stdin_fd = STDIN_FILENO;
     } else if (stdin_spec) {
@@ -476,6 +508,7 @@ cli_task_run(int argc, char **argv)
     code = r.success ? CLI_TASK_OK : CLI_TASK_FAILED;
 out:
     cap_task_result_clear(&r);
+    cap_prepared_release(prep);
     cap_task_runner_free(rt);
     cap_guest_run_clear(&guest);
     cap_journal_close(journal);

@@ -25,4 +25,15 @@ void *cap_plat_move(void *base, uint64_t committed, uint64_t old_reserved, uint6
 /* Releases a reservation (NULL is a no-op). */
 void cap_plat_release(void *base, uint64_t reserved);
 
+/* Maps [offset, offset + len) of file `fd` copy-on-write over [base, base + len), which lies in a
+ * reservation (len and offset multiples of the OS page size): reads see the file, writes stay
+ * private to this mapping. Returns false when the OS refuses (the range is then unchanged or
+ * inaccessible; the caller fails the memory). */
+bool cap_plat_map_private(void *base, uint64_t len, int fd, uint64_t offset);
+
+/* Copies [from, to) of file `src` into an anonymous in-memory file (same offsets; holes stay
+ * holes) so that nothing done to `src` later can change or truncate what is mapped from the
+ * copy. Returns the copy's descriptor (close-on-exec), or -1 with errno set. */
+int cap_plat_private_copy(int src, uint64_t from, uint64_t to);
+
 #endif

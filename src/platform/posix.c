@@ -5,7 +5,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #ifndef MAP_NORESERVE
 #define MAP_NORESERVE 0
@@ -109,4 +113,85 @@ cap_plat_release(void *base, uint64_t reserved)
     if (base && reserved) {
         munmap(base, (size_t)reserved);
     }
+}
+
+bool
+cap_plat_map_private(void *base, uint64_t len, int fd, uint64_t offset)
+{
+    if (len == 0) {
+        return true;
+    }
+    if (len > SIZE_MAX || offset > (uint64_t)INT64_MAX) {
+        return false;
+    }
+    void *p = mmap(base, (size_t)len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd,
+                   (off_t)offset);
+    return p == base;
+}
+
+/* Copies [off, end) of src to the same offsets of dst, in the kernel. */
+static bool
+copy_range(int dst, int src, off_t off, off_t end)
+{
+    while (off < end) {
+        if (lseek(dst, off, SEEK_SET) != off) {
+            return false;
+        }
+        ssize_t n = sendfile(dst, src, &off, (size_t)(end - off));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int
+cap_plat_private_copy(int src, uint64_t from, uint64_t to)
+{
+    if (to < from || to > (uint64_t)INT64_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    int dst = memfd_create("capsule-snapshot", MFD_CLOEXEC);
+    if (dst < 0) {
+        return -1;
+    }
+    if (ftruncate(dst, (off_t)to) != 0) {
+        goto fail;
+    }
+    /* Only the data extents: a snapshot's memory is mostly zero pages stored as holes. */
+    off_t pos = (off_t)from, end = (off_t)to;
+    while (pos < end) {
+        off_t data = lseek(src, pos, SEEK_DATA);
+        if (data < 0) {
+            if (errno == ENXIO) {
+                break; // only a hole is left
+            }
+            if (!copy_range(dst, src, pos, end)) { // no SEEK_DATA here: copy it all
+                goto fail;
+            }
+            break;
+        }
+        if (data >= end) {
+            break;
+        }
+        off_t hole = lseek(src, data, SEEK_HOLE);
+        if (hole < 0 || hole > end) {
+            hole = end;
+        }
+        if (!copy_range(dst, src, data, hole)) {
+            goto fail;
+        }
+        pos = hole;
+    }
+    return dst;
+fail: {
+    int e = errno ? errno : EIO;
+    close(dst);
+    errno = e;
+    return -1;
+}
 }

@@ -6,6 +6,7 @@
 #include "runtime/task.h"
 #include "util/alloc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -36,6 +37,164 @@ cap_guest_lang_of(const char *file)
         }
     }
     return CAP_GUEST_WASM;
+}
+
+/* ---- the snapshot key: everything hashed goes through a growable buffer ---- */
+
+typedef struct keybuf {
+    uint8_t *p;
+    size_t len, cap;
+    bool oom;
+} keybuf;
+
+/* Makes room for n more bytes; false (and oom set) when it cannot. */
+static bool
+kb_reserve(keybuf *k, size_t n)
+{
+    if (k->oom || n > SIZE_MAX / 2 - k->len) {
+        k->oom = true;
+        return false;
+    }
+    if (k->len + n <= k->cap) {
+        return true;
+    }
+    size_t nc = k->cap ? k->cap * 2 : 4096;
+    while (nc < k->len + n) {
+        nc *= 2;
+    }
+    uint8_t *np = cap_realloc(k->p, nc);
+    if (!np) {
+        k->oom = true;
+        return false;
+    }
+    k->p = np;
+    k->cap = nc;
+    return true;
+}
+
+static void
+kb_put(keybuf *k, const void *data, size_t n)
+{
+    if (n && kb_reserve(k, n)) {
+        memcpy(k->p + k->len, data, n);
+        k->len += n;
+    }
+}
+
+static void
+kb_str(keybuf *k, const char *s)
+{
+    kb_put(k, s, strlen(s) + 1);
+}
+
+/* A file's identity: enough to notice a rebuilt runtime without reading megabytes. */
+static void
+kb_identity(keybuf *k, const char *path)
+{
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    stat(path, &st);
+    uint64_t v[5] = {(uint64_t)st.st_dev, (uint64_t)st.st_ino, (uint64_t)st.st_size,
+                     (uint64_t)st.st_mtim.tv_sec, (uint64_t)st.st_mtim.tv_nsec};
+    kb_str(k, path);
+    kb_put(k, v, sizeof v);
+}
+
+/* Bytes of file contents hashed per key at most; files beyond it count by identity only. */
+#define KEY_CONTENT_MAX ((size_t)64 << 20)
+#define KEY_MAX_FILES   5000
+
+static void
+kb_contents(keybuf *k, const char *path, size_t *budget)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_size > *budget) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        kb_identity(k, path);
+        return;
+    }
+    kb_str(k, path);
+    size_t n = (size_t)st.st_size;
+    *budget -= n;
+    if (!kb_reserve(k, n)) {
+        close(fd);
+        return;
+    }
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, k->p + k->len + got, n - got);
+        if (r <= 0) {
+            break;
+        }
+        got += (size_t)r;
+    }
+    k->len += got;
+    close(fd);
+}
+
+static bool
+has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* The .py files under dir, in name order (not hidden directories, __pycache__, node_modules). */
+static void
+kb_tree(keybuf *k, const char *dir, int depth, size_t *budget, unsigned *files)
+{
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, NULL, alphasort);
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
+        char path[PATH_MAX];
+        bool skip = name[0] == '.' || strcmp(name, "__pycache__") == 0 ||
+                    strcmp(name, "node_modules") == 0 || *files >= KEY_MAX_FILES;
+        if (!skip && snprintf(path, sizeof path, "%s/%s", dir, name) < (int)sizeof path) {
+            struct stat st;
+            if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) && depth < 8) {
+                kb_tree(k, path, depth + 1, budget, files);
+            } else if (S_ISREG(st.st_mode) && has_suffix(name, ".py")) {
+                (*files)++;
+                kb_contents(k, path, budget);
+            }
+        }
+        free(names[i]);
+    }
+    free(names);
+}
+
+static void
+key_hex(keybuf *k, char out[65])
+{
+    uint8_t h[32];
+    cap_sha256(k->p ? k->p : (const uint8_t *)"", k->len, h);
+    for (int i = 0; i < 32; i++) {
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+    }
+}
+
+/* Adds the parts every runtime shares (format, module, mounts, environment) and hashes. */
+static cap_status
+finish_key(cap_guest_run *g, keybuf *k, cap_error_t *err)
+{
+    kb_str(k, "capsule-prepared-start-1");
+    kb_identity(k, g->module);
+    for (size_t i = 0; i < g->ncode_mounts; i++) {
+        kb_str(k, g->code_mounts[i]);
+    }
+    for (size_t i = 0; i < g->nenv; i++) {
+        kb_str(k, g->env_names[i]);
+        kb_str(k, g->env_values[i]);
+    }
+    if (k->oom) {
+        return cap_rt_fail(err, CAP_ERR_NOMEM, "out of memory");
+    }
+    key_hex(k, g->snapshot_key);
+    return CAP_OK;
 }
 
 static bool
@@ -129,13 +288,20 @@ prepare_python(const char *real, cap_guest_run *g, cap_error_t *err)
                            "$CAPSULE_PYTHON_DIR or build/python): run bash "
                            "scripts/build-python.sh");
     }
-    /* The runner imports /app/main.py (guest/python/README.md): the script's directory is /app. */
+    /* The runner imports /app/main.py (guest/python/README.md): the script's directory is /app;
+     * another name is passed in CAPSULE_PYTHON_MAIN. */
     const char *base = strrchr(real, '/') + 1;
     if (strcmp(base, "main.py") != 0) {
-        return cap_rt_fail(err, CAP_ERR_CONFIG,
-                           "%s: a Python task's entry file must be named main.py (its directory "
-                           "is mounted at /app)",
-                           real);
+        size_t n = strlen(base) + 6;
+        g->env_names[0] = cap_strdup("CAPSULE_PYTHON_MAIN");
+        g->env_values[0] = cap_alloc(n);
+        if (!g->env_names[0] || !g->env_values[0]) {
+            cap_free(g->env_names[0]);
+            cap_free(g->env_values[0]);
+            return cap_rt_fail(err, CAP_ERR_NOMEM, "out of memory");
+        }
+        snprintf(g->env_values[0], n, "/app/%s", base);
+        g->nenv = 1;
     }
     char app[PATH_MAX];
     snprintf(app, sizeof app, "%.*s", (int)(base - real - 1), real);
@@ -149,7 +315,26 @@ prepare_python(const char *real, cap_guest_run *g, cap_error_t *err)
         return cap_rt_fail(err, CAP_ERR_NOMEM, "out of memory");
     }
     cap_status st = add_mount(g, lib, "/usr/local/lib", err);
-    return st == CAP_OK ? add_mount(g, app, "/app", err) : st;
+    if (st == CAP_OK) {
+        st = add_mount(g, app, "/app", err);
+    }
+    if (st != CAP_OK) {
+        return st;
+    }
+    /* The key: the runtime's capsule package (re-copied by every runtime build) and the .py
+     * files of the user's directory, by content. */
+    keybuf k = {0};
+    size_t budget = KEY_CONTENT_MAX;
+    unsigned files = 0;
+    char pkg[PATH_MAX + 32];
+    snprintf(pkg, sizeof pkg, "%s/python3.13/capsule", lib);
+    kb_tree(&k, pkg, 0, &budget, &files);
+    kb_str(&k, "app");
+    files = 0;
+    kb_tree(&k, app, 0, &budget, &files);
+    st = finish_key(g, &k, err);
+    cap_free(k.p);
+    return st;
 }
 
 /* Runs `sh bundle.sh entry outdir`, its output on our stderr. */
@@ -240,7 +425,21 @@ prepare_js(const char *real, const char *project_dir, cap_guest_run *g, cap_erro
     if (!g->module) {
         return cap_rt_fail(err, CAP_ERR_NOMEM, "out of memory");
     }
-    return add_mount(g, outreal, "/app", err);
+    st = add_mount(g, outreal, "/app", err);
+    if (st != CAP_OK) {
+        return st;
+    }
+    /* The key: the bundle (the user's code and its packages, one file) and its source map. */
+    keybuf k = {0};
+    size_t budget = KEY_CONTENT_MAX;
+    char file[PATH_MAX + 16];
+    snprintf(file, sizeof file, "%s/main.mjs", outreal);
+    kb_contents(&k, file, &budget);
+    snprintf(file, sizeof file, "%s/main.mjs.map", outreal);
+    kb_contents(&k, file, &budget);
+    st = finish_key(g, &k, err);
+    cap_free(k.p);
+    return st;
 }
 
 cap_status
@@ -258,6 +457,16 @@ cap_guest_run_prepare(const char *file, const char *project_dir, cap_guest_run *
     }
     cap_status st = out->lang == CAP_GUEST_PYTHON ? prepare_python(real, out, err)
                                                   : prepare_js(real, project_dir, out, err);
+    if (st == CAP_OK) {
+        const char *pd = project_dir ? project_dir : ".";
+        size_t n = strlen(pd) + 32;
+        out->snapshot_dir = cap_alloc(n);
+        if (out->snapshot_dir) {
+            snprintf(out->snapshot_dir, n, "%s/.capsule/snapshots", pd);
+        } else {
+            st = cap_rt_fail(err, CAP_ERR_NOMEM, "out of memory");
+        }
+    }
     if (st != CAP_OK) {
         cap_guest_run_clear(out);
     }
@@ -271,5 +480,10 @@ cap_guest_run_clear(cap_guest_run *g)
     for (size_t i = 0; i < g->ncode_mounts; i++) {
         cap_free(g->code_mounts[i]);
     }
+    for (size_t i = 0; i < g->nenv; i++) {
+        cap_free(g->env_names[i]);
+        cap_free(g->env_values[i]);
+    }
+    cap_free(g->snapshot_dir);
     memset(g, 0, sizeof *g);
 }

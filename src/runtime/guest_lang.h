@@ -21,11 +21,24 @@ typedef enum cap_guest_lang {
 #define CAP_GUEST_MAX_CODE_MOUNTS 2
 
 /* What to run for a source file. Strings are cap_alloc'd; clear with cap_guest_run_clear. */
+#define CAP_GUEST_MAX_ENV 2
+
 typedef struct cap_guest_run {
     cap_guest_lang lang;
     char *module;                                   // the runtime module's path
     char *code_mounts[CAP_GUEST_MAX_CODE_MOUNTS];   // "HOST::/GUEST", read-only for all tasks
     size_t ncode_mounts;
+    /* Environment the runtime needs (CAPSULE_PYTHON_MAIN for an entry not named main.py). */
+    char *env_names[CAP_GUEST_MAX_ENV];
+    char *env_values[CAP_GUEST_MAX_ENV];
+    size_t nenv;
+    /* The prepared start's key: a SHA-256 (hex) over the snapshot format, the runtime module's
+     * identity (path, inode, size, mtime), the runtime's own package files, the user's code
+     * (the contents of the .py files under the entry's directory, or the JavaScript bundle),
+     * the code mounts and the environment above. */
+    char snapshot_key[65];
+    /* Where snapshots live: PROJECT/.capsule/snapshots. */
+    char *snapshot_dir;
 } cap_guest_run;
 
 /* The language of a file by its extension (.py; .ts, .mts, .tsx, .js, .mjs, .cjs, .jsx). */

@@ -33,6 +33,7 @@ typedef struct cap_task_result {
     uint32_t retries;          // attempts made after the first
     uint64_t fuel_consumed;    // of the last attempt
     uint64_t ram_used;         // peak bytes of the last attempt
+    uint64_t startup_fuel;     // a guest runtime's uncharged start-up (not in the envelope)
     bool has_exit_code;
     int32_t exit_code;
     cap_output out, err;

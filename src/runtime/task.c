@@ -152,6 +152,7 @@ struct cap_task_runner {
     cap_journal_t *journal;
     pthread_mutex_t journal_lock; // a journal handle is used by one thread at a time
     cap_module_cache *cache;
+    cap_prepared_table *prepared;
     dl_service deadlines;
 };
 
@@ -169,7 +170,9 @@ cap_task_runner_new(const cap_config_t *config, cap_journal_t *journal, cap_task
         cap_free(rt);
         return st;
     }
-    if (!dl_init(&rt->deadlines)) {
+    rt->prepared = cap_prepared_table_new();
+    if (!rt->prepared || !dl_init(&rt->deadlines)) {
+        cap_prepared_table_free(rt->prepared);
         cap_module_cache_free(rt->cache);
         cap_free(rt);
         return cap_rt_fail(err, CAP_ERR_NOMEM, "cannot set up the deadline timer");
@@ -189,6 +192,7 @@ cap_task_runner_free(cap_task_runner *rt)
     }
     dl_destroy(&rt->deadlines);
     pthread_mutex_destroy(&rt->journal_lock);
+    cap_prepared_table_free(rt->prepared);
     cap_module_cache_free(rt->cache);
     cap_free(rt);
 }
@@ -199,11 +203,18 @@ cap_task_runner_cache(cap_task_runner *rt)
     return rt->cache;
 }
 
+cap_prepared_table *
+cap_task_runner_prepared(cap_task_runner *rt)
+{
+    return rt->prepared;
+}
+
 void
 cap_task_spec_init(cap_task_spec *spec)
 {
     memset(spec, 0, sizeof *spec);
     spec->stdin_fd = -1;
+    spec->snapshot_fd = -1;
 }
 
 static void event(const cap_task_spec *spec, int64_t id, const char *fmt, ...)
@@ -383,8 +394,22 @@ run_attempt(cap_task_ctx *ctx, const cap_wasi_config_t *wcfg, cap_task_result *r
         goto out;
     }
     timed = true;
+    const cap_module_t *module = cap_cached_module_get(ctx->module);
+    if (ctx->spec->prepared) {
+        /* The runtime's start-up is in the snapshot: straight to the task. */
+        st = cap_instance_restore(store, module, linker,
+                                  cap_prepared_snapshot(ctx->spec->prepared), &inst, &e);
+        cap_func_t *run = st == CAP_OK ? export_func(inst, "capsule_run") : NULL;
+        if (st == CAP_OK && !run) {
+            st = cap_rt_fail(&e, CAP_ERR_LINK, "the snapshot's module exports no capsule_run");
+        }
+        if (st == CAP_OK) {
+            st = cap_func_call(store, run, NULL, 0, NULL, 0, &e);
+        }
+        goto out;
+    }
     /* The start function runs inside cap_instance_new: the deadline already covers it. */
-    st = cap_instance_new(store, cap_cached_module_get(ctx->module), linker, &inst, &e);
+    st = cap_instance_new(store, module, linker, &inst, &e);
     if (st == CAP_OK) {
         cap_func_t *run = export_func(inst, "capsule_run");
         cap_func_t *init = export_func(inst, "_initialize");
@@ -405,6 +430,14 @@ run_attempt(cap_task_ctx *ctx, const cap_wasi_config_t *wcfg, cap_task_result *r
                 st = cap_func_call(store, runtime_init, NULL, 0, NULL, 0, &e);
                 ctx->startup_fuel = cap_store_fuel_consumed(store);
                 cap_store_set_fuel(store, eff->fuel);
+            }
+            /* Building a prepared start: the state now is what every task will restore, unless
+             * the runtime already reported a failure. */
+            if (st == CAP_OK && ctx->spec->snapshot_fd >= 0 && !ctx->has_result) {
+                st = cap_snapshot_write(inst, ctx->spec->snapshot_fd, NULL, 0, &e);
+                if (st != CAP_OK) {
+                    st = cap_rt_fail(&e, CAP_ERR_IO, "cannot snapshot the runtime: %s", e.msg);
+                }
             }
             if (st == CAP_OK) {
                 st = cap_func_call(store, run, NULL, 0, NULL, 0, &e);
@@ -438,6 +471,7 @@ out:
     *out_fuel = fuel;
     r->fuel_consumed = fuel + ctx->child_fuel;
     r->ram_used = store ? cap_store_memory_peak(store) : 0;
+    r->startup_fuel = ctx->startup_fuel;
     if (wasi) {
         size_t n;
         bool trunc;
@@ -471,6 +505,10 @@ make_request(const cap_task_spec *spec, const char *name, int64_t id, size_t *ou
     json_t *o = json_object();
     if (!o) {
         return NULL;
+    }
+    if (spec->snapshot_fd >= 0) {
+        /* A snapshot build asks the guest for its tasks' own options. */
+        json_object_set_new(o, "describe", json_true());
     }
     int bad = json_object_set_new(o, "task_name", json_string(name));
     bad |= json_object_set_new(o, "args", spec->args ? json_deep_copy(spec->args) : json_array());
@@ -538,6 +576,13 @@ make_wasi_config(const cap_task_runner *rt, const cap_task_spec *spec, const cha
     }
     if ((st = cap_wasi_config_set_args(c, nargs, (const char *const *)argv, err)) != CAP_OK) {
         goto out;
+    }
+    for (size_t i = 0; i < spec->nruntime_env; i++) {
+        st = cap_wasi_config_set_env(c, spec->runtime_env_names[i], spec->runtime_env_values[i],
+                                     err);
+        if (st != CAP_OK) {
+            goto out;
+        }
     }
     for (size_t i = 0; i < p->nenv; i++) {
         const char *v = env_value(rt, spec, p->env[i]);
@@ -612,7 +657,7 @@ run_task(cap_task_runner *rt, const cap_task_spec *spec, cap_task_ctx *parent, c
     cap_error_t e;
     cap_error_clear(&e);
     cap_task_result_set_name(r, name);
-    int64_t id = j_begin(rt, spec, parent ? parent->task_id : 0, name, eff);
+    int64_t id = spec->snapshot_fd >= 0 ? 0 : j_begin(rt, spec, parent ? parent->task_id : 0, name, eff);
     r->task_id = id;
     event(spec, id, "task %lld %s: created%s%s", (long long)id, name, spec->file ? " from " : "",
           spec->file ? spec->file : "");
@@ -829,6 +874,10 @@ cap_task_run_child(cap_task_ctx *p, const char *task_name, const json_t *args, c
     cs.nenv = p->spec->nenv;
     cs.code_mounts = p->spec->code_mounts;
     cs.ncode_mounts = p->spec->ncode_mounts;
+    cs.runtime_env_names = p->spec->runtime_env_names;
+    cs.runtime_env_values = p->spec->runtime_env_values;
+    cs.nruntime_env = p->spec->nruntime_env;
+    cs.prepared = p->spec->prepared;
     cs.output_limit = p->spec->output_limit;
     cs.event_fn = p->spec->event_fn;
     cs.event_user = p->spec->event_user;

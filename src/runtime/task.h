@@ -89,6 +89,18 @@ typedef struct cap_task_spec {
     void *stream_user;
     cap_task_event_fn event_fn;
     void *event_user;
+    /* Environment the host sets for a guest runtime (e.g. CAPSULE_PYTHON_MAIN): given to the
+     * task and its sub-tasks whatever the policy says, like the code mounts. */
+    const char *const *runtime_env_names;
+    const char *const *runtime_env_values;
+    size_t nruntime_env;
+    /* A guest runtime's prepared start (prepared.c): each attempt restores its snapshot instead
+     * of starting the runtime (NULL: start from scratch). Sub-tasks share it. */
+    const struct cap_prepared *prepared;
+    /* Internal (prepared.c builds a snapshot through a task run): >= 0 writes a snapshot of the
+     * instance to this file once capsule_init returned, then asks the guest to describe its
+     * tasks (request {"describe": true}); the run is not journaled. */
+    int snapshot_fd;
 } cap_task_spec;
 
 /* Initialises a spec with defaults (no stdin, no streaming). */
@@ -101,6 +113,72 @@ void cap_task_spec_init(cap_task_spec *spec);
  * CAP_ERR_NOMEM when not even the envelope could be built. */
 cap_status cap_task_run(cap_task_runner *rt, const cap_task_spec *spec, cap_task_result *out,
                         cap_error_t *err);
+
+/* ---- prepared starts of guest runtimes (prepared.c) ----
+ * A guest runtime (Python, JavaScript) is started once (_initialize + capsule_init: interpreter
+ * start-up and the user's imports), snapshotted to <dir>/<key>.snap, and every task restores the
+ * snapshot (copy-on-write) instead. The key (computed by guest_lang.c) covers the runtime, the
+ * user's code and the runtime environment, so a change to any of them builds a new snapshot.
+ * The snapshot also records what the guest says of its tasks (their @task options). */
+typedef struct cap_prepared cap_prepared;
+
+typedef struct cap_prepare_spec {
+    const char *module_path;      // the runtime module
+    const char *key;              // hex digest naming the snapshot
+    const char *dir;              // where snapshot files live; NULL: in memory only
+    const char *const *code_mounts;
+    size_t ncode_mounts;
+    const char *const *runtime_env_names;
+    const char *const *runtime_env_values;
+    size_t nruntime_env;
+    uint64_t timeout_ms; // for a build (0: 5 minutes)
+    bool rebuild;        // build even when a snapshot exists
+    cap_task_event_fn event_fn;
+    void *event_user;
+} cap_prepare_spec;
+
+typedef enum cap_prepared_source {
+    CAP_PREPARED_MEMORY, // already loaded in this process
+    CAP_PREPARED_FILE,   // read from dir
+    CAP_PREPARED_BUILT,  // built now
+} cap_prepared_source;
+
+/* Finds or builds the prepared start for ps (thread-safe; concurrent callers of one key wait for
+ * one build). *source says where it came from. Outcomes: CAP_OK; CAP_ERR_TRAP / CAP_ERR_CONFIG
+ * etc. when the runtime's start-up fails (err says how: run the task without a snapshot to get
+ * its envelope); CAP_ERR_IO; CAP_ERR_NOMEM. Release with cap_prepared_release. */
+cap_status cap_prepared_get(cap_task_runner *rt, const cap_prepare_spec *ps, cap_prepared **out,
+                            cap_prepared_source *source, cap_error_t *err);
+void cap_prepared_release(cap_prepared *p);
+/* The snapshot to restore (borrowed). */
+const cap_snapshot_t *cap_prepared_snapshot(const cap_prepared *p);
+/* The guest's own options of task `name` (a JSON object, borrowed), or NULL. */
+const json_t *cap_prepared_task_options(const cap_prepared *p, const char *name);
+/* Where the snapshot file is ("" when in memory only), its size on disk, and the fuel the
+ * start-up took (what every restored run saves). */
+const char *cap_prepared_path(const cap_prepared *p);
+uint64_t cap_prepared_file_bytes(const cap_prepared *p);
+uint64_t cap_prepared_init_fuel(const cap_prepared *p);
+
+/* cap_prepared_get for a guest-language source prepared by guest_lang.c. */
+struct cap_guest_run;
+cap_status cap_prepared_for_guest(cap_task_runner *rt, const struct cap_guest_run *g,
+                                  bool rebuild, cap_task_event_fn event_fn, void *event_user,
+                                  cap_prepared **out, cap_prepared_source *source,
+                                  cap_error_t *err);
+/* The policy of a top-level task: each field from `explicit_` (flags) if set there, else from
+ * the task's own @task options recorded in p (may be NULL), else from `defaults`
+ * (capsule.toml), else the built-in default. */
+cap_status cap_prepared_resolve_policy(const cap_prepared *p, const char *task_name,
+                                       const cap_policy_t *explicit_,
+                                       const cap_policy_t *defaults, cap_policy_t *out,
+                                       cap_error_t *err);
+
+/* The runner's table of prepared starts (owned by the runner; prepared.c). */
+typedef struct cap_prepared_table cap_prepared_table;
+cap_prepared_table *cap_prepared_table_new(void);
+void cap_prepared_table_free(cap_prepared_table *t);
+cap_prepared_table *cap_task_runner_prepared(cap_task_runner *rt);
 
 /* ---- internals shared with host_abi.c ---- */
 

@@ -267,7 +267,9 @@ allocate(cap_store_t *store, const cap_module_t *m, cap_instance_t *inst, cap_er
         f->type = &m->types[m->types[m->func_type[i]].canon];
         f->inst = inst;
         f->index = i;
-        f->code = m->funcs[i - nimp].code;
+        /* A lazy module's functions start as stubs; once one is compiled (by any thread) its
+         * code is published with a release store, which this acquire load pairs with. */
+        f->code = __atomic_load_n(&m->funcs[i - nimp].code, __ATOMIC_ACQUIRE);
         inst->funcs[i] = f;
     }
     for (uint32_t i = m->ntable_imports; i < m->ntables; i++) {
@@ -359,9 +361,10 @@ init_segments(cap_instance_t *inst, cap_error_t *err)
     return CAP_OK;
 }
 
-cap_status
-cap_instance_new(cap_store_t *store, const cap_module_t *module, const cap_linker_t *linker,
-                 cap_instance_t **out, cap_error_t *err)
+/* Instantiation, from scratch (snap NULL) or from a snapshot. */
+static cap_status
+instantiate(cap_store_t *store, const cap_module_t *module, const cap_linker_t *linker,
+            const cap_snapshot_t *snap, cap_instance_t **out, cap_error_t *err)
 {
     cap_status st;
     cap_instance_t *inst = NULL;
@@ -370,6 +373,9 @@ cap_instance_new(cap_store_t *store, const cap_module_t *module, const cap_linke
         return cap_fail(err, CAP_ERR_USAGE, UINT64_MAX, "cap_instance_new: NULL argument");
     }
     *out = NULL;
+    if (snap && !cap_snapshot_matches(snap, module)) {
+        return cap_fail(err, CAP_ERR_LINK, UINT64_MAX, "snapshot does not match the module");
+    }
     if ((st = alloc_instance(store, module, &inst, err)) != CAP_OK) {
         return st;
     }
@@ -385,6 +391,14 @@ cap_instance_new(cap_store_t *store, const cap_module_t *module, const cap_linke
     if ((st = allocate(store, module, inst, err)) != CAP_OK) {
         return st;
     }
+    if (snap) {
+        /* The snapshot already holds what the segments and the start function did. */
+        if ((st = cap_snapshot_apply(inst, snap, err)) != CAP_OK) {
+            return st;
+        }
+        *out = inst;
+        return CAP_OK;
+    }
     if ((st = init_segments(inst, err)) != CAP_OK) {
         return st;
     }
@@ -395,6 +409,24 @@ cap_instance_new(cap_store_t *store, const cap_module_t *module, const cap_linke
     }
     *out = inst;
     return CAP_OK;
+}
+
+cap_status
+cap_instance_new(cap_store_t *store, const cap_module_t *module, const cap_linker_t *linker,
+                 cap_instance_t **out, cap_error_t *err)
+{
+    return instantiate(store, module, linker, NULL, out, err);
+}
+
+cap_status
+cap_instance_restore(cap_store_t *store, const cap_module_t *module, const cap_linker_t *linker,
+                     const cap_snapshot_t *snapshot, cap_instance_t **out, cap_error_t *err)
+{
+    if (!snapshot) {
+        cap_error_clear(err);
+        return cap_fail(err, CAP_ERR_USAGE, UINT64_MAX, "cap_instance_restore: NULL snapshot");
+    }
+    return instantiate(store, module, linker, snapshot, out, err);
 }
 
 cap_extern_t

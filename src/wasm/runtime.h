@@ -130,6 +130,14 @@ cap_status cap_linker_define_n(cap_linker_t *linker, const char *module, size_t 
 bool cap_linker_lookup(const cap_linker_t *linker, const char *module, size_t module_len,
                        const char *name, size_t name_len, cap_extern_t *out);
 
+/* ---- Snapshots (snapshot.c) ---- */
+
+/* Whether a snapshot was taken from a module of this shape. */
+bool cap_snapshot_matches(const cap_snapshot_t *snapshot, const cap_module_t *module);
+/* Gives a freshly allocated instance (segments not run) the snapshot's state. */
+cap_status cap_snapshot_apply(cap_instance_t *inst, const cap_snapshot_t *snapshot,
+                              cap_error_t *err);
+
 /* ---- Interpreter entry points (interp.c) ---- */
 
 /* Calls `func` (Wasm or host) with args (func->type->nparams slots), writing results
