@@ -218,13 +218,15 @@
     });
 
     // ------------------------------------------------------------------ performance
-    const timeOrigin = Date.now() - N.now();
-    const t0 = N.now();
-    define(global, 'performance', {
+    // performance.now() counts from the start of the task: refresh() moves the origin when a
+    // task starts (after a snapshot restore, the snapshot's clock readings mean nothing).
+    let t0 = N.now();
+    const performance = {
         now: () => N.now() - t0,
-        timeOrigin: timeOrigin + t0,
+        timeOrigin: Date.now(),
         mark() {}, measure() {},
-    });
+    };
+    define(global, 'performance', performance);
 
     // ------------------------------------------------------------------ TextEncoder / TextDecoder
     const wellFormed = (s) => (String.prototype.toWellFormed ? String(s).toWellFormed()
@@ -362,6 +364,37 @@
         },
     };
     define(global, 'crypto', crypto);
+
+    // ------------------------------------------------------------------ Math.random
+    // QuickJS seeds its own Math.random once, when the context is created, and cannot be
+    // reseeded: a task restored from a snapshot would replay the snapshot's sequence on every
+    // run. This one takes its bits from WASI random_get (the host's CSPRNG), 2 KiB at a time
+    // for 256 numbers; refresh() below (the start of every task) drops what a snapshot kept
+    // of them. Cheaper in fuel than a generator written in JavaScript (~2,500 fuel units a
+    // call more than the native one under Capsule's interpreter).
+    // A runtime that can reseed QuickJS's own generator (native reseedRandom(), fed from
+    // random_get) keeps it: it costs no JavaScript per call.
+    const words = new Uint32Array(512);
+    let poolAt = 512;
+    const nativeRandom = typeof N.reseedRandom === 'function';
+    const reseed = () => {
+        if (nativeRandom) N.reseedRandom();
+        poolAt = 512;
+    };
+    if (!nativeRandom) {
+        define(Math, 'random', {
+            random() {
+                if (poolAt === 512) {
+                    N.fillRandom(words);
+                    poolAt = 0;
+                }
+                // 21 + 32 = 53 random bits: a multiple of 2**-53 in [0, 1).
+                const hi = words[poolAt++] >>> 11;
+                return (hi * 4294967296 + words[poolAt++]) / 9007199254740992;
+            },
+        }.random);
+    }
+    reseed();
 
     // ------------------------------------------------------------------ structuredClone
     const cloneError = (what) => {
@@ -910,6 +943,30 @@
         binding: () => { throw new Error('process.binding is not supported'); },
     };
     define(global, 'process', process);
+
+    // ------------------------------------------------------------------ per-task refresh
+    // Called by the runner at the start of every task (serve()). Everything above ran at
+    // start-up, which a snapshot keeps: state that must differ from run to run is renewed
+    // here. Math.random is reseeded; process.argv and process.env are rebuilt, in
+    // place (code may hold on to the objects), from what the host gives this run: through the
+    // native readArgv()/readEnv() when the runtime has them (they re-read WASI args_get and
+    // environ_get), else from N.argv/N.env (which a restoring runtime may replace).
+    const refresh = () => {
+        reseed();
+        const nargv = typeof N.readArgv === 'function' ? N.readArgv() : N.argv;
+        const nenv = typeof N.readEnv === 'function' ? N.readEnv() : N.env;
+        argv.length = 0;
+        for (const a of Array.from(nargv)) argv.push(a);
+        for (const k of Object.keys(env)) delete env[k];
+        for (const k of Object.keys(nenv)) if (k !== 'CAPSULE_JS_MAIN') env[k] = String(nenv[k]);
+        process.argv = argv;
+        process.env = env;
+        process.argv0 = argv[0] || 'capsule';
+        process.exitCode = undefined;
+        t0 = N.now();
+        performance.timeOrigin = Date.now();
+    };
+    Object.defineProperty(global, Symbol.for('capsule.refresh'), { value: refresh });
 
     // ------------------------------------------------------------------ library gaps
     if (!Array.fromAsync) {

@@ -2,8 +2,10 @@
 // The guest entry (module "capsule:runner"), driven by embed.c:
 //   prepare({path, mode})  imports the user's bundle once (what a snapshot keeps) and registers
 //                          its exported tasks; a failure is kept and reported by serve()
-//   serve()                reads the request through the guest ABI ({"task_name", "args",
-//                          "kwargs", "task_id"}), runs the named task, writes the result:
+//   serve()                renews per-run state (the prelude's refresh: Math.random's seed,
+//                          process.argv/env), reads the request through the guest ABI
+//                          ({"task_name", "args", "kwargs", "task_id"}), runs the named task,
+//                          writes the result:
 //                          {"result": <JSON>} or {"error_type": "task_error", "message",
 //                          "exception", "traceback"}
 // A request {"describe": true} answers {"result": {"tasks": {name: policy, ...}}} (the explicit
@@ -128,7 +130,12 @@ function write(outcome) {
     }
 }
 
+// The prelude's per-task refresh: a fresh Math.random seed, process.argv/env of this run, the
+// clocks' origin (after a snapshot restore, serve() is the first code that runs).
+const refresh = globalThis[Symbol.for('capsule.refresh')];
+
 export async function serve() {
+    if (typeof refresh === 'function') refresh();
     if (st.mode === 'script') {
         // qjs.wasm: a plain script. Report a failed import like node does; serve a task request
         // only when the script defined tasks and the host gave one.
