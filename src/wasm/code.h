@@ -80,7 +80,8 @@ enum {
     Y(TABLE_INIT)    /* t seg d s n */                                                  \
     Y(ELEM_DROP)     /* seg */                                                          \
     Y(REF_IS_NULL)   /* dst a */                                                        \
-    Y(REF_FUNC)      /* dst f */
+    Y(REF_FUNC)      /* dst f */                                                        \
+    Y(LAZY)          /* the body of a lazy stub (never entered: see struct cap_code) */
 // clang-format on
 
 typedef enum cap_iop {
@@ -112,6 +113,22 @@ struct cap_code {
     uint32_t func_index;  // in the module's function index space
     uint32_t nsites;
     cap_trap_site *sites;
+    /* True for the stub that stands in for a function of a lazily compiled module
+     * (cap_module_new_lazy) until its body is validated and compiled. A stub has the real
+     * nparams, nresults, nlocals = nparams and func_index, no trap sites, code {0, LAZY}, and
+     * frame_slots = UINT32_MAX: no frame fits, so the interpreter's call path always takes its
+     * (cold) frame-reservation branch for a stub, and compiles the function there
+     * (cap_compile_function) before anything else happens; the hot path tests nothing. */
+    bool lazy;
 };
+
+/* The code of defined function def, as last published (a stub until a lazy module compiles it).
+ * Pairs with the release store that publishes compiled code, so the code's contents are
+ * visible to the thread that sees the pointer. */
+static inline const struct cap_code *
+cap_code_load(const cap_func_def *def)
+{
+    return __atomic_load_n(&def->code, __ATOMIC_ACQUIRE);
+}
 
 #endif

@@ -1998,8 +1998,27 @@ compile_body(comp *c, uint32_t func_index, cap_func_def *def)
     code->frame_slots = c->nlocals + c->maxsp;
     code->func_index = func_index;
     code->nsites = c->nsites;
-    def->code = code;
+    /* Release: a thread that loads this pointer (cap_code_load) sees the code it points at. */
+    __atomic_store_n(&def->code, code, __ATOMIC_RELEASE);
     return CAP_OK;
+}
+
+/* Frees the compiler's scratch buffers. */
+static void
+comp_free(comp *c)
+{
+    cap_free(c->decl_end);
+    cap_free(c->decl_type);
+    cap_free(c->lpend);
+    cap_free(c->stk);
+    cap_free(c->ctls);
+    cap_free(c->scratch);
+    cap_free(c->code);
+    cap_free(c->fix);
+    cap_free(c->chains);
+    cap_free(c->patches);
+    cap_free(c->sites);
+    memset(c, 0, sizeof *c);
 }
 
 cap_status
@@ -2039,17 +2058,7 @@ cap_compile_module(cap_module_t *m, cap_error_t *err)
             break;
         }
     }
-    cap_free(c.decl_end);
-    cap_free(c.decl_type);
-    cap_free(c.lpend);
-    cap_free(c.stk);
-    cap_free(c.ctls);
-    cap_free(c.scratch);
-    cap_free(c.code);
-    cap_free(c.fix);
-    cap_free(c.chains);
-    cap_free(c.patches);
-    cap_free(c.sites);
+    comp_free(&c);
     return st;
 }
 
@@ -2061,4 +2070,55 @@ cap_compile_free(struct cap_code *code)
         cap_free(code->sites);
         cap_free(code);
     }
+}
+
+/* ------------------------------------------------------------------ one body at a time */
+
+struct cap_comp_scratch {
+    comp c;
+};
+
+cap_comp_scratch *
+cap_comp_scratch_new(void)
+{
+    return cap_calloc(1, sizeof(cap_comp_scratch));
+}
+
+void
+cap_comp_scratch_free(cap_comp_scratch *s)
+{
+    if (s) {
+        comp_free(&s->c);
+        cap_free(s);
+    }
+}
+
+cap_status
+cap_compile_body_with(cap_comp_scratch *s, cap_module_t *m, uint32_t func_index, cap_error_t *err)
+{
+    cap_func_def *def = &m->funcs[func_index - m->nfunc_imports];
+    comp *c = &s->c;
+    c->m = m;
+    c->err = err;
+    c->oom = false;
+    cap_status st = compile_body(c, func_index, def);
+    if (st == CAP_OK) {
+        return CAP_OK;
+    }
+    if (st == CAP_ERR_NOMEM && err->status != CAP_ERR_NOMEM) {
+        cap_fail(err, CAP_ERR_NOMEM, UINT64_MAX, "out of memory");
+    }
+    if (st == CAP_ERR_INVALID) {
+        /* As in cap_compile_module: a malformed body is reported instead of an invalid one. */
+        cap_error_t saved = *err;
+        if (cap_compile_scan_body(m, def, err) != CAP_OK) {
+            st = CAP_ERR_MALFORMED;
+        } else {
+            *err = saved;
+        }
+    }
+    /* A failed compilation may leave scratch state behind (pending-local counts, the OOM
+     * flag): start the next one from nothing. */
+    comp_free(c);
+    return st;
 }

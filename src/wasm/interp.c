@@ -560,6 +560,20 @@ sat_i64_u(double a)
 
 /* ------------------------------------------------------------------ the loop */
 
+/* Compiles the body of a lazy module's function on its first call through this cap_func_t (or
+ * takes the code another instance or thread already compiled), so later calls find the real
+ * code directly. Cold: once per function and instance. */
+static cap_status
+lazy_compile(cap_func_t *f, cap_error_t *err)
+{
+    const struct cap_code *code;
+    cap_status st = cap_compile_function((cap_module_t *)f->inst->module, f->index, &code, err);
+    if (st == CAP_OK) {
+        f->code = code;
+    }
+    return st;
+}
+
 static const cap_trap_site *
 find_site(const struct cap_code *code, uint32_t off)
 {
@@ -624,6 +638,8 @@ run(cap_store_t *store, struct cap_vm_state *vm, cap_func_t *entry, size_t base,
     cap_func_t *f;
     uint32_t cbase;
     const uint32_t *ret;
+    cap_status lazy_st = CAP_OK; // a lazily compiled callee failed to compile
+    cap_error_t lazy_err;        // where that error goes when err is NULL
 
 #define FUEL_SAVE() (store->fuel_consumed = fc0 + (uint64_t)(ff0 - (fuel + bank)))
 #define RELOAD_MEM()                                                                               \
@@ -664,10 +680,16 @@ do_call:
         }
         size_t fp_off = (size_t)(fp - vm->stack);
         if (UNLIKELY(fp_off + cbase + f->code->frame_slots > vm->cap)) {
-            if (!vm_reserve(vm, fp_off + cbase + f->code->frame_slots)) {
-                TRAPC(STACK_EXHAUSTED);
+            /* A lazy stub's frame never fits (code.h), so its first call lands here. */
+            if (f->code->lazy && (lazy_st = lazy_compile(f, err ? err : &lazy_err)) != CAP_OK) {
+                goto lazy_failed;
             }
-            fp = vm->stack + fp_off;
+            if (fp_off + cbase + f->code->frame_slots > vm->cap) {
+                if (!vm_reserve(vm, fp_off + cbase + f->code->frame_slots)) {
+                    TRAPC(STACK_EXHAUSTED);
+                }
+                fp = vm->stack + fp_off;
+            }
         }
         if (UNLIKELY(vm->depth >= vm->fcap) && !vm_reserve_frames(vm, vm->depth + 1)) {
             TRAPC(STACK_EXHAUSTED);
@@ -940,6 +962,12 @@ op_REF_IS_NULL:
 op_REF_FUNC:
     fp[ip[1]] = (cap_slot_t)(uintptr_t)inst->funcs[ip[2]];
     NEXT(3);
+op_LAZY:
+    /* Never reached: stubs are compiled on the call path before they are entered. Stop
+     * cleanly rather than run anything if that ever changes. */
+    FUEL_SAVE();
+    return cap_fail(err, CAP_ERR_USAGE, UINT64_MAX,
+                    "internal error: entered an uncompiled function");
 
 done:
     FUEL_SAVE();
@@ -952,6 +980,11 @@ out_of_fuel:
 interrupted:
     tr = CAP_TRAP_TIMEOUT;
     refund = false;
+    goto trap;
+    /* The callee of the call at ip failed to compile: the call fails like a trap there (the rest
+     * of the caller's chain is refunded), but with the compile error. */
+lazy_failed:
+    tr = CAP_TRAP_NONE;
 trap : {
     const struct cap_code *code = cur->code;
     uint32_t off = (uint32_t)(ip - code->code);
@@ -964,6 +997,9 @@ trap : {
         }
     }
     FUEL_SAVE();
+    if (lazy_st != CAP_OK) {
+        return lazy_st; // err already holds the compile error
+    }
     cap_trap_fill(err, tr, inst->module, code->func_index, pc);
     if (err && trap_arg != UINT32_MAX) {
         /* The spec interpreter names the element: "uninitialized element 2". */
@@ -996,6 +1032,13 @@ cap_vm_call(cap_store_t *store, cap_func_t *func, const cap_slot_t *args, cap_sl
             }
         }
         return st;
+    }
+    if (UNLIKELY(func->code->lazy)) {
+        cap_error_t local_err;
+        cap_status st = lazy_compile(func, err ? err : &local_err);
+        if (st != CAP_OK) {
+            return st;
+        }
     }
     struct cap_vm_state *vm = store->vm;
     if (!vm) {

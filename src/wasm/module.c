@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* cap_module_new and the module queries of the public API: decode, then compile. */
-#include "util/alloc.h"
+/* cap_module_new(_lazy) and the module queries of the public API: decode, then compile every
+ * body now (eager) or each on its first call (lazy, compile_lazy.c). */
 #include "wasm/module.h"
+#include "util/alloc.h"
 
 #include <string.h>
 
-cap_status
-cap_module_new(const uint8_t *bytes, size_t len, cap_module_t **out, cap_error_t *err)
+static cap_status
+module_new(const uint8_t *bytes, size_t len, bool lazy, cap_module_t **out, cap_error_t *err)
 {
     cap_status st;
     cap_error_clear(err);
     if (!out || (!bytes && len)) {
-        return cap_fail(err, CAP_ERR_USAGE, UINT64_MAX, "cap_module_new: NULL argument");
+        return cap_fail(err, CAP_ERR_USAGE, UINT64_MAX, "%s: NULL argument",
+                        lazy ? "cap_module_new_lazy" : "cap_module_new");
     }
     *out = NULL;
     cap_module_t *m = cap_calloc(1, sizeof *m);
@@ -30,7 +32,8 @@ cap_module_new(const uint8_t *bytes, size_t len, cap_module_t **out, cap_error_t
     if ((st = cap_decode(m, err)) != CAP_OK) {
         goto fail;
     }
-    if ((st = cap_compile_module(m, err)) != CAP_OK) {
+    st = lazy ? cap_compile_lazy_init(m, err) : cap_compile_module(m, err);
+    if (st != CAP_OK) {
         goto fail;
     }
     *out = m;
@@ -40,10 +43,23 @@ fail:
     return st;
 }
 
+cap_status
+cap_module_new(const uint8_t *bytes, size_t len, cap_module_t **out, cap_error_t *err)
+{
+    return module_new(bytes, len, false, out, err);
+}
+
+cap_status
+cap_module_new_lazy(const uint8_t *bytes, size_t len, cap_module_t **out, cap_error_t *err)
+{
+    return module_new(bytes, len, true, out, err);
+}
+
 void
 cap_module_free(cap_module_t *m)
 {
     if (m) {
+        cap_compile_lazy_free(m); // first: the stubs must not reach cap_compile_free
         cap_module_release(m);
         cap_free(m);
     }

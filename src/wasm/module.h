@@ -175,6 +175,11 @@ struct cap_module_t {
      * (fewer allocations for big modules); the strings above point into them. */
     char *import_strings;
     char *export_strings;
+
+    /* Lazy compilation state (compile.c): NULL for a module compiled at load (cap_module_new);
+     * for cap_module_new_lazy it holds the stubs that funcs[i].code points at until function i
+     * is first called, and the lock under which bodies are compiled and published. */
+    struct cap_lazy *lazy;
 };
 
 static inline bool
@@ -197,6 +202,25 @@ cap_status cap_decode(cap_module_t *m, cap_error_t *err);
 cap_status cap_compile_module(cap_module_t *m, cap_error_t *err);
 /* Frees one function's compiled code (NULL is a no-op). */
 void cap_compile_free(struct cap_code *code);
+
+/* Lazy compilation (compile.c). cap_compile_lazy_init makes a decoded module lazy: every
+ * funcs[i].code points at a stub (see struct cap_code's `lazy`) until cap_compile_function
+ * compiles it. Fails only with CAP_ERR_NOMEM. */
+cap_status cap_compile_lazy_init(cap_module_t *m, cap_error_t *err);
+/* Returns in *out the compiled code of defined function func_index, validating and compiling
+ * its body first when the module is lazy and no thread has done so yet. Thread-safe: bodies are
+ * compiled under the module's lock and published with a release store, so each is compiled
+ * once per module. On failure *out is untouched and err holds CAP_ERR_INVALID or
+ * CAP_ERR_MALFORMED (the spec's words, then " in <function name>" or " in function <index>",
+ * err->func_index and err->offset set) or CAP_ERR_NOMEM; failures are not cached, so a later
+ * call tries again. CAP_ERR_USAGE for an index that is not a defined function. */
+cap_status cap_compile_function(cap_module_t *m, uint32_t func_index,
+                                const struct cap_code **out, cap_error_t *err);
+/* Frees the lazy state (stubs, compiler scratch, lock) and clears the funcs[i].code that still
+ * point at stubs, so that cap_module_release frees only real code. No-op for eager modules. */
+void cap_compile_lazy_free(cap_module_t *m);
+/* How many bodies a lazy module has compiled so far (0 for an eager module). */
+uint32_t cap_compile_lazy_count(const cap_module_t *m);
 
 /* Frees everything a module owns, including its bytes, but not the struct itself. Safe on a
  * partially decoded module. */
