@@ -4,6 +4,8 @@
 
     test_js.py node JS_DIR               node's WASI + a JS stand-in host (tests/js/node_guest.mjs)
     test_js.py capsule CAPSULE JS_DIR    our engine: `capsule run --json` of qjs-capsule.wasm
+    test_js.py cli CAPSULE JS_DIR        the real CLI on sources: `capsule run extra.ts` (the
+                                         host bundles), concurrent runs, bundle.sh's publishing
 
 The test task tests/js/app/main.ts (plus a made-up npm package in a temporary node_modules) is
 bundled with guest/js/bundle.sh; the bundle directory is mounted at /app. Exits 77 (skipped)
@@ -15,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -288,6 +291,245 @@ def run_capsule(capsule, jsdir):
     return 1 if failures else 0
 
 
+# ---------------------------------------------------------------- the real CLI on sources
+
+def make_cli_project(tmp):
+    """make_project plus what extra.ts imports: a CommonJS npm package, a large generated module
+    (so bundling takes long enough for concurrent runs to overlap), and a native addon."""
+    proj = os.path.join(tmp, "proj")
+    shutil.copytree(os.path.join(HERE, "app"), proj)
+    pkg = os.path.join(proj, "node_modules", "cjspkg")
+    os.makedirs(pkg)
+    with open(os.path.join(pkg, "package.json"), "w") as f:
+        json.dump({"name": "cjspkg", "version": "1.0.0", "main": "lib.js"}, f)
+    with open(os.path.join(pkg, "lib.js"), "w") as f:
+        f.write('const helper = require("./helper");\n'
+                "exports.twice = (x) => helper.mul(x, 2);\nexports.kind = typeof module;\n")
+    with open(os.path.join(pkg, "helper.js"), "w") as f:
+        f.write("module.exports = { mul: (a, b) => a * b };\n")
+    addon = os.path.join(proj, "node_modules", "nativeaddon")
+    os.makedirs(os.path.join(addon, "build", "Release"))
+    with open(os.path.join(addon, "package.json"), "w") as f:
+        json.dump({"name": "nativeaddon", "version": "1.0.0", "main": "index.js"}, f)
+    with open(os.path.join(addon, "index.js"), "w") as f:
+        f.write('module.exports = require("./build/Release/addon.node");\n')
+    with open(os.path.join(addon, "build", "Release", "addon.node"), "wb") as f:
+        f.write(b"\x7fELF\x02\x01\x01not really a shared object")
+    with open(os.path.join(proj, "addon.ts"), "w") as f:
+        f.write('import a from "nativeaddon";\nexport const main = () => a;\n')
+    with open(os.path.join(proj, "data.ts"), "w") as f:
+        f.write("export const DATA = [\n")
+        for i in range(6000):
+            f.write(f'  {{ id: {i}, name: "item{i}", tags: ["a{i % 7}", "b{i % 11}"] }},\n')
+        f.write("];\n")
+    return proj
+
+
+def cli_run(capsule, proj, *args, env=None, timeout=180):
+    cmd = [capsule, "run", "--json", "--no-journal", *args]
+    e = dict(os.environ)
+    e.update(env or {})
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=proj, env=e)
+    ms = (time.monotonic() - t0) * 1000
+    out = None
+    lines = p.stdout.strip().splitlines()
+    if lines:
+        try:
+            out = json.loads(lines[-1])
+        except ValueError:
+            pass
+    return p, out, ms
+
+
+def line_of(path, needle):
+    with open(path, encoding="utf-8") as f:
+        for i, line in enumerate(f, 1):
+            if needle in line:
+                return i
+    return -1
+
+
+def bundle_publish_race(proj, tmp):
+    """Two bundle.sh loops re-bundle one entry into one OUTDIR while this thread keeps reading
+    it, as a guest does: every read must see whole files (main.mjs ends with its source map
+    comment, main.mjs.qbc is there with its full size). Returns a list of problems."""
+    out = os.path.join(tmp, "race-bundle")
+    entry = os.path.join(proj, "extra.ts")
+    p = subprocess.run([BUNDLE, entry, out], capture_output=True, text=True)
+    if p.returncode != 0:
+        return [f"bundle.sh failed: {p.stderr[-500:]}"]
+    qbc_size = os.path.getsize(os.path.join(out, "main.mjs.qbc"))
+    stop = threading.Event()
+    problems = []
+    writes = [0]
+
+    def writer():
+        while not stop.is_set():
+            r = subprocess.run([BUNDLE, entry, out], capture_output=True, text=True)
+            if r.returncode != 0:
+                problems.append(f"concurrent bundle.sh failed: {r.stderr[-300:]}")
+            writes[0] += 1
+
+    threads = [threading.Thread(target=writer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 8
+    reads = 0
+    while time.monotonic() < deadline and writes[0] < 12 and len(problems) < 5:
+        try:
+            with open(os.path.join(out, "main.mjs"), "rb") as f:
+                text = f.read()
+            if not text.rstrip().endswith(b"//# sourceMappingURL=main.mjs.map"):
+                problems.append(f"main.mjs read half-written ({len(text)} bytes)")
+            n = os.path.getsize(os.path.join(out, "main.mjs.qbc"))
+            if n != qbc_size:
+                problems.append(f"main.mjs.qbc read half-written ({n} of {qbc_size} bytes)")
+        except OSError as e:
+            problems.append(f"read failed: {e}")
+        reads += 1
+    stop.set()
+    for t in threads:
+        t.join()
+    left = [x for x in os.listdir(tmp) if x.startswith(".race-bundle.")]
+    if left:
+        problems.append(f"temporary directories left behind: {left}")
+    print(f"     {reads} reads during {writes[0]} concurrent bundles")
+    return problems
+
+
+def run_cli(capsule, jsdir):
+    if not os.path.exists(capsule):
+        print(f"skip: {capsule} not found")
+        return 77
+    os.environ["CAPSULE_JS_DIR"] = jsdir
+    with tempfile.TemporaryDirectory() as tmp:
+        proj = make_cli_project(tmp)
+        extra = os.path.join(proj, "extra.ts")
+
+        # Concurrent runs of one entry share .capsule/js/<key>/: all must succeed.
+        for rnd in range(2):
+            results = [None] * 4
+
+            def one(i):
+                results[i] = cli_run(capsule, proj, "extra.ts", f"run{i}")
+
+            threads = [threading.Thread(target=one, args=(i,)) for i in range(4)]
+            for i, t in enumerate(threads):
+                t.start()
+                time.sleep(0.05 * i)  # staggered: some bundle while others already run
+            for t in threads:
+                t.join()
+            bad = [(i, r[0].returncode, (r[1] or {}).get("error"), r[0].stderr[-300:])
+                   for i, r in enumerate(results)
+                   if not (r[1] and r[1].get("result") == {"args": [f"run{i}"], "n": 6000})]
+            check(f"4 concurrent `capsule run extra.ts` of one entry (round {rnd + 1})", not bad, bad)
+        left = [x for x in os.listdir(os.path.join(proj, ".capsule", "js")) if ".tmp." in x]
+        check("no temporary bundle directories left", not left, left)
+        problems = bundle_publish_race(proj, tmp)
+        check("bundle.sh publishes whole files while others re-bundle", not problems, problems[:5])
+
+        # After a snapshot restore the guest must not replay: two runs, two sequences.
+        p, a, _ = cli_run(capsule, proj, "--task", "random", "extra.ts")
+        p2, b, _ = cli_run(capsule, proj, "--task", "random", "extra.ts")
+        ra, rb = (a or {}).get("result") or {}, (b or {}).get("result") or {}
+        check("Math.random and randomUUID differ between runs", ra.get("math") and rb.get("math")
+              and ra["math"] != rb["math"] and ra["uuid"] != rb["uuid"]
+              and ra.get("inRange") is True and len(set(ra["math"])) == 4, (a, b))
+
+        p, e, _ = cli_run(capsule, proj, "--task", "proc", "--env", "CAPSULE_JS_T=1", "extra.ts",
+                          "x", "y z")
+        r = (e or {}).get("result") or {}
+        check("process.argv ends with the task's args; process.env only the granted name",
+              r.get("args") == ["x", "y z"] and (r.get("argv") or [None])[1:] == ["x", "y z"]
+              and r.get("env") == {"CAPSULE_JS_T": "1"} and 0 <= r.get("now", -1) < 10000, e)
+
+        p, e, _ = cli_run(capsule, proj, "--task", "cjs", "extra.ts")
+        check("require() and default import of a CommonJS npm package; TS types not checked",
+              e and e.get("result") == {"twice": 42, "viaDefault": 10, "kind": "object",
+                                        "notANumber": "typed wrong"}, e)
+
+        p, e, _ = cli_run(capsule, proj, "--task", "boomTs", "extra.ts", "3")
+        err = (e or {}).get("error") or {}
+        want = [f"extra.ts:{line_of(extra, 'throw new RangeError')}:",
+                f"extra.ts:{line_of(extra, 'return deeper(n)')}:"]
+        tb = err.get("traceback", "")
+        check("an exception's stack names the .ts file and lines (source map, via the CLI)",
+              err.get("error_type") == "task_error" and err.get("message") ==
+              "RangeError: deep failure 3" and all(w in tb for w in want)
+              and "main.mjs" not in tb, (want, err))
+
+        p, e, ms = cli_run(capsule, proj, "--task", "sleepy", "--timeout", "1s", "extra.ts",
+                           "30000")
+        check(f"a 30 s setTimeout ends at the 1 s task deadline ({ms:.0f} ms)",
+              e and (e.get("error") or {}).get("error_type") == "timeout" and ms < 15000, e)
+        p, e, _ = cli_run(capsule, proj, "--task", "sleepy", "extra.ts", "20")
+        check("a short setTimeout completes", e and e.get("result") == "woke", e)
+
+        values = [0, -7, 2.5, 1e300, 2 ** 53 - 1, "", "héllo ☃ 𝄞 \"q\" \\ \n", True, False, None,
+                  [], [1, [2, [3]]], {}, {"k": {"nested": [None, {"deep": "x"}]}, "n": -0.5}]
+        with open(os.path.join(tmp, "args.json"), "w", encoding="utf-8") as f:
+            json.dump(values, f, ensure_ascii=False)
+        p, e, _ = cli_run(capsule, proj, "--task", "roundtrip", "--args-file",
+                          os.path.join(tmp, "args.json"), "extra.ts")
+        r = (e or {}).get("result") or {}
+        check("every JSON type in (--args-file) and out unchanged", r.get("args") == values and
+              r.get("types") == ["number"] * 5 + ["string"] * 2 + ["boolean"] * 2 + ["null"] +
+              ["array"] * 2 + ["object"] * 2, e)
+
+        p, e, _ = cli_run(capsule, proj, "--task", "options", "extra.ts")
+        r = (e or {}).get("result") or {}
+        pol = {"compute": "LOW", "ram": "32MB", "timeout": "5s", "max_retries": 2,
+               "allowed_files": ["./data:ro"], "allowed_hosts": ["api.example.com"],
+               "env_variables": ["API_KEY"]}
+        check("task options: camelCase and snake_case give the same policy",
+              r.get("camel") == pol and r.get("snake") == pol and r.get("registered"), e)
+        errs = r.get("errors") or {}
+        expect = {"compute": "invalid compute 'SUPER'", "ram": "invalid ram '64XB'",
+                  "timeout": "invalid timeout '5 parsecs'", "retries": "invalid max_retries 1000",
+                  "files": "must be absolute", "hosts": "invalid allowed_hosts 'a b'",
+                  "env": "invalid env_variables '1BAD'",
+                  "unknown": "unknown option 'rma' (did you mean 'ram'?)",
+                  "name": "invalid task name ''"}
+        wrong = {k: errs.get(k) for k, v in expect.items()
+                 if not (errs.get(k, "").startswith("ConfigError: ") and v in errs.get(k, ""))}
+        check("task options: each bad value is a ConfigError naming it", not wrong, wrong)
+        check("task(options, notAFunction) is refused", "must be a function" in
+              str(r.get("notFn")), r.get("notFn"))
+        with open(os.path.join(proj, "badtop.ts"), "w") as f:
+            f.write('import { task } from "capsule";\n'
+                    'export const main = task({ name: "main", envVariables: ["A-B"] }, () => 1);\n')
+        p, e, _ = cli_run(capsule, proj, "badtop.ts")
+        err = (e or {}).get("error") or {}
+        check("a bad option at module level fails the run naming it", p.returncode == 1
+              and err.get("exception") == "ConfigError"
+              and "invalid env_variables 'A-B'" in err.get("message", ""), e)
+
+        data = os.path.join(tmp, "data")
+        os.makedirs(data)
+        p, e, _ = cli_run(capsule, proj, "--task", "fsPromises", "--mount", f"{data}::/data:rw",
+                          "extra.ts", "/data")
+        r = (e or {}).get("result") or {}
+        check("fs/promises: mkdir, writeFile, stat, rename, readdir, readFile, rm in a grant",
+              r.get("size") == 8 and r.get("isFile") is True and r.get("listing") == ["b", "g.txt"]
+              and r.get("text") == "promised" and r.get("viaNode") == "promised"
+              and r.get("gone") is True and os.listdir(data) == [], e)
+        check("fs/promises: write and read outside the grants refused",
+              r.get("outsideWrite") in ("ENOENT", "ENOTCAPABLE", "EACCES", "EPERM", "EROFS")
+              and r.get("outsideRead") in ("ENOENT", "ENOTCAPABLE", "EACCES", "EPERM"), e)
+
+        p, e, _ = cli_run(capsule, proj, "--task", "gaps", "extra.ts")
+        check("prelude gap fills work (Array.fromAsync, Promise.withResolvers, toWellFormed)",
+              e and e.get("result") == {"fromAsync": [10, 20], "fromPromises": [3, 4],
+                                        "withResolvers": "resolved", "wellFormed": [False, True]},
+              e)
+
+        p, e, _ = cli_run(capsule, proj, "addon.ts")
+        check("a native addon is a clear bundling error (exit 2)", p.returncode == 2
+              and "native addon" in p.stderr and ".node" in p.stderr, (p.returncode, p.stderr[-800:]))
+    return 1 if failures else 0
+
+
 def main():
     if len(sys.argv) < 3:
         print(__doc__)
@@ -303,6 +545,8 @@ def main():
         return run_node(jsdir)
     if sys.argv[1] == "capsule" and len(sys.argv) == 4:
         return run_capsule(os.path.abspath(sys.argv[2]), jsdir)
+    if sys.argv[1] == "cli" and len(sys.argv) == 4:
+        return run_cli(os.path.abspath(sys.argv[2]), jsdir)
     print(__doc__)
     return 2
 
