@@ -424,6 +424,23 @@ def run_cli(capsule, jsdir):
                    for i, r in enumerate(results)
                    if not (r[1] and r[1].get("result") == {"args": [f"run{i}"], "n": 6000})]
             check(f"4 concurrent `capsule run extra.ts` of one entry (round {rnd + 1})", not bad, bad)
+        # The same through one `capsule worker` (requests run on its thread pool).
+        reqs = "".join(json.dumps({"id": i, "file": "extra.ts", "args": [f"w{i}"]}) + "\n"
+                       for i in range(8))
+        p = subprocess.run([capsule, "worker", "--threads", "4", "--no-journal"], input=reqs,
+                           capture_output=True, text=True, timeout=300, cwd=proj)
+        got = {}
+        for line in p.stdout.splitlines():
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue
+            got[r.get("id")] = ((r.get("output") or {}).get("result"), r.get("error"),
+                                ((r.get("output") or {}).get("error")))
+        bad = {i: got.get(i) for i in range(8) if (got.get(i) or (None,))[0] !=
+               {"args": [f"w{i}"], "n": 6000}}
+        check("8 requests of one .ts entry through `capsule worker --threads 4`", not bad,
+              (bad, p.stderr[-500:]))
         left = [x for x in os.listdir(os.path.join(proj, ".capsule", "js")) if ".tmp." in x]
         check("no temporary bundle directories left", not left, left)
         problems = bundle_publish_race(proj, tmp)
