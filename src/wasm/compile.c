@@ -1065,7 +1065,7 @@ static cap_status
 op_br_if(comp *c)
 {
     cap_status st;
-    ctl *L;
+    ctl *L = NULL;
     TRY(get_label(c, &L));
     bool lv = live(c);
     bool fused = lv && take_cmp(c);
@@ -1680,7 +1680,7 @@ compile_body(comp *c, uint32_t func_index, cap_func_def *def)
             TRY(op_end(c, &done));
             break;
         case 0x0C: { // br
-            ctl *L;
+            ctl *L = NULL;
             TRY(get_label(c, &L));
             const uint8_t *types;
             uint32_t n = label_arity(L, &types);

@@ -49,6 +49,10 @@ typedef struct script {
 static bool verbose;
 static uint32_t max_call_depth = 10000;
 static uint64_t fuel = UINT64_MAX;
+/* --lazy (or CAP_SPEC_LAZY=1): the modules that `module` commands define, which the assertions
+ * then run, are loaded with cap_module_new_lazy; modules that assert_invalid/assert_malformed
+ * and friends expect to fail still load eagerly (lazy loading checks bodies only when called). */
+static bool lazy_modules;
 
 /* ------------------------------------------------------------------------------------ output */
 
@@ -493,7 +497,8 @@ keep_module(script *s, cap_module_t *m)
 /* Decodes+validates+compiles the module file `filename` of the script. On a file-system problem
  * returns false with io_problem set (and a message in err->msg). */
 static cap_status
-load_module(script *s, const char *filename, cap_module_t **out, cap_error_t *err, bool *io)
+load_module(script *s, const char *filename, bool lazy, cap_module_t **out, cap_error_t *err,
+            bool *io)
 {
     *io = false;
     *out = NULL;
@@ -520,7 +525,8 @@ load_module(script *s, const char *filename, cap_module_t **out, cap_error_t *er
         return CAP_ERR_IO;
     }
     free(path);
-    cap_status st = cap_module_new(bytes, len, out, err);
+    cap_status st =
+        lazy ? cap_module_new_lazy(bytes, len, out, err) : cap_module_new(bytes, len, out, err);
     free(bytes);
     if (st == CAP_OK) {
         keep_module(s, *out);
@@ -859,7 +865,7 @@ do_module(script *s, int line, const json_t *cmd)
     cap_module_t *m = NULL;
     cap_error_t err;
     bool io;
-    cap_status st = load_module(s, filename, &m, &err, &io);
+    cap_status st = load_module(s, filename, lazy_modules, &m, &err, &io);
     if (st != CAP_OK) {
         fail_line(s, line, name, "expected the module to load, got %s",
                   io ? err.msg : err_text(st, &err));
@@ -936,7 +942,7 @@ do_assert_module(script *s, int line, const json_t *cmd, const char *kind)
     cap_module_t *m = NULL;
     cap_error_t err;
     bool io;
-    cap_status st = load_module(s, filename, &m, &err, &io);
+    cap_status st = load_module(s, filename, false, &m, &err, &io);
     if (io) {
         fail_line(s, line, name, "%s", err.msg);
         return;
@@ -1086,9 +1092,11 @@ print_counts(const char *label, const counts *c)
 static void
 usage(void)
 {
-    fprintf(stderr, "usage: spec_runner [--verbose] [--max-call-depth N] [--fuel N] "
+    fprintf(stderr, "usage: spec_runner [--verbose] [--max-call-depth N] [--fuel N] [--lazy] "
                     "SCRIPT.json...\n"
-                    "Runs wast2json (wabt 1.0.32) scripts against Capsule.\n");
+                    "Runs wast2json (wabt 1.0.32) scripts against Capsule. --lazy (or "
+                    "CAP_SPEC_LAZY=1) loads the modules\nthat the assertions run with "
+                    "cap_module_new_lazy (bodies compiled on first call).\n");
 }
 
 int
@@ -1099,10 +1107,14 @@ main(int argc, char **argv)
     if (!files) {
         return 2;
     }
+    const char *lazy_env = getenv("CAP_SPEC_LAZY");
+    lazy_modules = lazy_env && *lazy_env && strcmp(lazy_env, "0") != 0;
     for (int i = 1; i < argc; i++) {
         uint64_t n;
         if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0) {
             verbose = true;
+        } else if (strcmp(argv[i], "--lazy") == 0) {
+            lazy_modules = true;
         } else if (strcmp(argv[i], "--max-call-depth") == 0 && i + 1 < argc &&
                    parse_u64(argv[i + 1], &n) && n > 0 && n <= UINT32_MAX) {
             max_call_depth = (uint32_t)n;
