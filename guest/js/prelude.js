@@ -997,6 +997,173 @@
         });
         define(String.prototype, 'toWellFormed', function toWellFormed() { return wellFormed(this); });
     }
+    // ES2025 Set methods (set-like arguments: size, has, keys).
+    if (!Set.prototype.union) {
+        const setLike = (o) => {
+            if (o === null || typeof o !== 'object' || typeof o.has !== 'function' ||
+                typeof o.keys !== 'function' || Number.isNaN(Number(o.size))) {
+                throw new TypeError('The argument must be set-like (size, has, keys)');
+            }
+            return o;
+        };
+        const setMethods = {
+            union(other) {
+                setLike(other);
+                const out = new Set(this);
+                for (const x of other.keys()) out.add(x);
+                return out;
+            },
+            intersection(other) {
+                setLike(other);
+                const out = new Set();
+                if (this.size <= other.size) {
+                    for (const x of this) if (other.has(x)) out.add(x);
+                } else {
+                    for (const x of other.keys()) if (this.has(x)) out.add(x);
+                }
+                return out;
+            },
+            difference(other) {
+                setLike(other);
+                const out = new Set(this);
+                if (this.size <= other.size) {
+                    for (const x of this) if (other.has(x)) out.delete(x);
+                } else {
+                    for (const x of other.keys()) out.delete(x);
+                }
+                return out;
+            },
+            symmetricDifference(other) {
+                setLike(other);
+                const out = new Set(this);
+                for (const x of other.keys()) {
+                    if (this.has(x)) out.delete(x);
+                    else out.add(x);
+                }
+                return out;
+            },
+            isSubsetOf(other) {
+                setLike(other);
+                if (this.size > other.size) return false;
+                for (const x of this) if (!other.has(x)) return false;
+                return true;
+            },
+            isSupersetOf(other) {
+                setLike(other);
+                if (this.size < other.size) return false;
+                for (const x of other.keys()) if (!this.has(x)) return false;
+                return true;
+            },
+            isDisjointFrom(other) {
+                setLike(other);
+                if (this.size <= other.size) {
+                    for (const x of this) if (other.has(x)) return false;
+                } else {
+                    for (const x of other.keys()) if (this.has(x)) return false;
+                }
+                return true;
+            },
+        };
+        for (const k of Object.keys(setMethods)) define(Set.prototype, k, setMethods[k]);
+    }
+    if (!Promise.try) {
+        define(Promise, 'try', { try(fn, ...args) { return new this((resolve) => resolve(fn(...args))); } }.try);
+    }
+    // ES2025 iterator helpers: the global Iterator, Iterator.from, and map/filter/take/drop/
+    // flatMap/reduce/toArray/forEach/some/every/find on every iterator (arrays', Maps',
+    // generators'). The lazy ones return generators, which inherit the same methods; closing
+    // one (return(), break) closes the underlying iterator.
+    const IteratorProto = Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]()));
+    if (typeof IteratorProto.map !== 'function') {
+        const steps = (it) => ({ [Symbol.iterator]: () => it });
+        const needFn = (f) => {
+            if (typeof f !== 'function') throw new TypeError(`${String(f)} is not a function`);
+        };
+        const limit = (n) => {
+            const v = Number(n);
+            if (Number.isNaN(v)) throw new RangeError(`${String(n)} must be a number`);
+            const i = v === Infinity ? Infinity : Math.trunc(v);
+            if (i < 0) throw new RangeError(`${String(n)} must be positive`);
+            return i;
+        };
+        const iterMethods = {
+            map(fn) {
+                needFn(fn);
+                return (function* (it) { let i = 0; for (const x of steps(it)) yield fn(x, i++); })(this);
+            },
+            filter(fn) {
+                needFn(fn);
+                return (function* (it) { let i = 0; for (const x of steps(it)) if (fn(x, i++)) yield x; })(this);
+            },
+            take(n) {
+                const k = limit(n);
+                return (function* (it) {
+                    if (k === 0) { if (typeof it.return === 'function') it.return(); return; }
+                    let i = 0;
+                    for (const x of steps(it)) { yield x; if (++i >= k) return; }
+                })(this);
+            },
+            drop(n) {
+                const k = limit(n);
+                return (function* (it) { let i = 0; for (const x of steps(it)) if (i++ >= k) yield x; })(this);
+            },
+            flatMap(fn) {
+                needFn(fn);
+                return (function* (it) {
+                    let i = 0;
+                    for (const x of steps(it)) {
+                        const inner = fn(x, i++);
+                        if (inner === null || (typeof inner !== 'object' && typeof inner !== 'function')) {
+                            throw new TypeError('flatMap: the mapper must return an iterator or iterable object');
+                        }
+                        yield* (typeof inner[Symbol.iterator] === 'function' ? inner : steps(inner));
+                    }
+                })(this);
+            },
+            reduce(fn, ...init) {
+                needFn(fn);
+                let i = 0;
+                let acc;
+                let first = init.length === 0;
+                if (!first) acc = init[0];
+                for (const x of steps(this)) {
+                    if (first) { acc = x; first = false; i++; continue; }
+                    acc = fn(acc, x, i++);
+                }
+                if (first) throw new TypeError('Reduce of empty iterator with no initial value');
+                return acc;
+            },
+            toArray() { return Array.from(steps(this)); },
+            forEach(fn) { needFn(fn); let i = 0; for (const x of steps(this)) fn(x, i++); },
+            some(fn) { needFn(fn); let i = 0; for (const x of steps(this)) if (fn(x, i++)) return true; return false; },
+            every(fn) { needFn(fn); let i = 0; for (const x of steps(this)) if (!fn(x, i++)) return false; return true; },
+            find(fn) { needFn(fn); let i = 0; for (const x of steps(this)) if (fn(x, i++)) return x; return undefined; },
+        };
+        for (const k of Object.keys(iterMethods)) define(IteratorProto, k, iterMethods[k]);
+        if (typeof global.Iterator !== 'function') {
+            const Iterator = function Iterator() {
+                if (new.target === undefined || new.target === Iterator) {
+                    throw new TypeError('Abstract class Iterator not directly constructable');
+                }
+            };
+            Object.defineProperty(Iterator, 'prototype', { value: IteratorProto, writable: false });
+            define(IteratorProto, 'constructor', Iterator);
+            define(Iterator, 'from', { from(o) {
+                const it = typeof o === 'string' || (o !== null && typeof o === 'object' &&
+                    typeof o[Symbol.iterator] === 'function') || typeof o?.[Symbol.iterator] === 'function'
+                    ? o[Symbol.iterator]() : o;
+                if (it === null || (typeof it !== 'object' && typeof it !== 'function') || typeof it.next !== 'function') {
+                    throw new TypeError(`${String(o)} is not an iterator or iterable`);
+                }
+                if (IteratorProto.isPrototypeOf(it)) return it;
+                const wrapped = Object.create(IteratorProto);
+                define(wrapped, 'next', (...a) => it.next(...a));
+                define(wrapped, 'return', () => (typeof it.return === 'function' ? it.return() : { done: true, value: undefined }));
+                return wrapped;
+            } }.from);
+            define(global, 'Iterator', Iterator);
+        }
+    }
     if (typeof global.AbortController !== 'function') {
         class AbortSignal {
             constructor() { this.aborted = false; this.reason = undefined; this._l = []; this.onabort = null; }

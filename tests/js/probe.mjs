@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Feature probe for the JavaScript guest: ES2015-ES2023 syntax and built-ins, plus the web/Node
 // globals the guest provides. Run: qjs.wasm /app/probe.mjs (prints one line per failure and
-// "probe: N passed, M failed"; exit 1 if anything failed).
+// "probe: N passed, M failed"; exit 1 if anything failed). A check returns true, or a Promise
+// of true (awaited: timers and jobs run).
 const checks = [];
 const t = (name, fn) => checks.push([name, fn]);
 const ev = (src) => (0, eval)(src);
@@ -44,10 +45,31 @@ t('es2023 hashbang-free, Array.prototype.toSpliced', () => [1, 2, 3].toSpliced(1
 t('es2024 Object.groupBy/Map.groupBy', () => Object.groupBy([1, 2, 3], (x) => (x % 2 ? 'odd' : 'even')).odd.length === 2 && Map.groupBy([1], () => 'k').get('k').length === 1);
 t('es2024 Promise.withResolvers', () => typeof Promise.withResolvers().resolve === 'function');
 t('es2024 String isWellFormed/toWellFormed', () => 'a\uD800'.isWellFormed() === false && 'a\uD800'.toWellFormed() === 'a\uFFFD');
-t('es2024 Array.fromAsync', () => typeof Array.fromAsync === 'function');
+t('es2024 Array.fromAsync', async () => { async function* g() { yield 1; yield 2; } return (await Array.fromAsync(g(), (x) => x * 2)).join() === '2,4'; });
+t('es2024 Promise.withResolvers settles', async () => { const { promise, resolve } = Promise.withResolvers(); resolve(7); return (await promise) === 7; });
+// ES2025 (the prelude fills Set methods, iterator helpers and Promise.try)
+t('es2025 Set methods', () => new Set([1, 2]).union(new Set([3])).size === 3 && new Set([1, 2]).isSubsetOf(new Set([1, 2, 3])));
+t('es2025 Iterator helpers', () => [1, 2, 3].values().map((x) => x * 2).filter((x) => x > 2).toArray().join() === '4,6');
+t('es2025 Promise.try', async () => (await Promise.try(() => 5)) === 5);
+t('es2025 RegExp.escape', () => RegExp.escape('a.b') === '\\x61\\.b');
 t('es2024 ArrayBuffer resize', () => { const b = new ArrayBuffer(2, { maxByteLength: 8 }); b.resize(4); return b.byteLength === 4; });
 // Guest globals
 t('console/setTimeout/queueMicrotask', () => typeof console.log === 'function' && typeof setTimeout === 'function' && typeof queueMicrotask === 'function');
+t('timers fire in order, microtasks first', async () => {
+    const order = [];
+    const done = new Promise((r) => setTimeout(r, 20));
+    setTimeout(() => order.push('t5'), 5);
+    setTimeout(() => order.push('t1'), 1);
+    const x = setTimeout(() => order.push('never'), 2);
+    clearTimeout(x);
+    queueMicrotask(() => order.push('micro'));
+    await done;
+    return order.join() === 'micro,t1,t5';
+});
+t('async/await across a timer', async () => { const v = await new Promise((r) => setTimeout(() => r(3), 1)); return v === 3; });
+t('Math.random in [0, 1)', () => Array.from({ length: 500 }, Math.random).every((x) => x >= 0 && x < 1) && Math.random() !== Math.random());
+t('fetch/Headers/Request/Response', async () => new Headers({ A: '1' }).get('a') === '1' && (await Response.json({ k: 1 }).json()).k === 1 && new Request('http://h/x').method === 'GET' && typeof fetch === 'function');
+t('Error stack', () => typeof new Error('x').stack === 'string');
 t('TextEncoder/TextDecoder', () => new TextDecoder().decode(new TextEncoder().encode('€')) === '€');
 t('URL/URLSearchParams', () => new URL('/x?a=1', 'http://h').searchParams.get('a') === '1');
 t('atob/btoa', () => atob(btoa('hi')) === 'hi');
@@ -64,13 +86,14 @@ let pass = 0;
 const failed = [];
 for (const [name, fn] of checks) {
     let ok = false;
-    try { ok = fn() === true; } catch (e) { ok = false; }
+    try { ok = (await fn()) === true; } catch (e) { ok = false; }
     if (ok) pass++; else failed.push(name);
 }
 for (const f of failed) console.log(`FAIL ${f}`);
 console.log(`probe: ${pass} passed, ${failed.length} failed`);
-// Intl and ES2024+ features are reported, not required (QuickJS 2025-04-26 lacks Intl and
-// resizable ArrayBuffers).
-const unexpected = failed.filter((f) => !f.startsWith('Intl') && !f.startsWith('es2024'));
+// Intl, resizable ArrayBuffers and RegExp.escape are reported, not required (QuickJS 2025-04-26
+// lacks them); the prelude's fills (Array.fromAsync, Set methods, ...) are required.
+const optional = ['Intl', 'es2024 ArrayBuffer resize', 'es2025 RegExp.escape'];
+const unexpected = failed.filter((f) => !optional.some((o) => f.startsWith(o)));
 if (unexpected.length) process.exitCode = 1;
 export default pass;

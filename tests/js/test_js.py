@@ -536,10 +536,12 @@ def run_cli(capsule, jsdir):
               and r.get("outsideRead") in ("ENOENT", "ENOTCAPABLE", "EACCES", "EPERM"), e)
 
         p, e, _ = cli_run(capsule, proj, "--task", "gaps", "extra.ts")
-        check("prelude gap fills work (Array.fromAsync, Promise.withResolvers, toWellFormed)",
+        check("prelude gap fills work (Array.fromAsync, Promise.withResolvers, toWellFormed, "
+              "Set methods, iterator helpers, Promise.try)",
               e and e.get("result") == {"fromAsync": [10, 20], "fromPromises": [3, 4],
-                                        "withResolvers": "resolved", "wellFormed": [False, True]},
-              e)
+                                        "withResolvers": "resolved", "wellFormed": [False, True],
+                                        "sets": [1, 2, 3, 1, 3], "iters": [10, 30, 50],
+                                        "tried": "tried"}, e)
 
         p, e, _ = cli_run(capsule, proj, "addon.ts")
         check("a native addon is a clear bundling error (exit 2)", p.returncode == 2

@@ -81,5 +81,9 @@ export const gaps = task({ name: "gaps" }, async () => {
   const fromPromises = await Array.fromAsync([Promise.resolve(3), 4]);
   const { promise, resolve } = Promise.withResolvers<string>();
   setTimeout(() => resolve("resolved"), 1);
-  return { fromAsync, fromPromises, withResolvers: await promise, wellFormed: ["a\uD800".isWellFormed(), "a\uD800".toWellFormed() === "a\uFFFD"] };
+  const sets = [...(new Set([1, 2]) as any).union(new Set([2, 3]))].concat([...(new Set([1, 2, 3]) as any).difference(new Set([2]))]);
+  function* naturals() { let i = 0; for (;;) yield i++; }
+  const iters = (naturals() as any).drop(1).filter((x: number) => x % 2).map((x: number) => x * 10).take(3).toArray();
+  const tried = await (Promise as any).try(() => "tried");
+  return { fromAsync, fromPromises, withResolvers: await promise, wellFormed: ["a\uD800".isWellFormed(), "a\uD800".toWellFormed() === "a\uFFFD"], sets, iters, tried };
 });
