@@ -543,6 +543,25 @@ def run_cli(capsule, jsdir):
                                         "sets": [1, 2, 3, 1, 3], "iters": [10, 30, 50],
                                         "tried": "tried"}, e)
 
+        tsc = os.environ.get("TSC") or shutil.which("tsc")
+        local = os.path.join(ROOT, "guest", "js", "node_modules", ".bin", "tsc")
+        if not tsc and os.access(local, os.X_OK):
+            tsc = local
+        if tsc:
+            dts = os.path.join(ROOT, "guest", "js", "capsule.d.ts")
+            flags = ["--noEmit", "--strict", "--target", "es2022", "--module", "esnext",
+                     "--moduleResolution", "bundler"]
+            good = subprocess.run([tsc, *flags, dts, os.path.join(HERE, "dts", "good.ts")],
+                                  capture_output=True, text=True, timeout=300)
+            bad = subprocess.run([tsc, *flags, dts, os.path.join(HERE, "dts", "bad.ts")],
+                                 capture_output=True, text=True, timeout=300)
+            check("capsule.d.ts: tsc accepts good.ts and rejects each error in bad.ts",
+                  good.returncode == 0 and bad.returncode != 0 and "'maxRetry' does not exist"
+                  in bad.stdout and '"ULTRA"' in bad.stdout and "bad.ts(8," in bad.stdout,
+                  (good.stdout[-800:], bad.stdout[-1500:]))
+        else:
+            print("     (capsule.d.ts not type-checked: no tsc; set TSC=/path/to/tsc)")
+
         p, e, _ = cli_run(capsule, proj, "addon.ts")
         check("a native addon is a clear bundling error (exit 2)", p.returncode == 2
               and "native addon" in p.stderr and ".node" in p.stderr, (p.returncode, p.stderr[-800:]))
