@@ -195,6 +195,68 @@ capsule_log_info(const char *msg)
 }
 #endif /* CAPSULE_GUEST_HELPERS */
 
+#if defined(CAPSULE_GUEST_RESUME) && defined(__wasi__)
+/* For guests on wasi-libc that the host may restore from a snapshot (docs/guest-abi.md,
+ * "Snapshots"): wasi-libc reads the preopened directories and the environment once, at start-up,
+ * into linear memory, so a restored instance still holds the snapshot's. Call
+ * capsule_resume_mark() at the end of start-up (what the snapshot keeps) and capsule_resume()
+ * at the start of every task entry: it registers the preopens added since the mark (the task's
+ * grants come after the runtime's own mounts) and re-reads the environment. Harmless when the
+ * instance was not restored. */
+#include <stdlib.h>
+#include <wasi/api.h>
+
+extern int __wasilibc_register_preopened_fd(int fd, const char *prefix);
+extern void __wasilibc_deinitialize_environ(void);
+extern void __wasilibc_initialize_environ(void);
+
+static int capsule_resume_next_fd = -1;
+
+/* Registers (when `add`) the preopened directories from fd `from` on; returns the first fd
+ * that is not one. */
+static inline int
+capsule_resume_scan(int from, int add)
+{
+    int fd = from;
+    for (;; fd++) {
+        __wasi_prestat_t ps;
+        if (__wasi_fd_prestat_get((__wasi_fd_t)fd, &ps) != __WASI_ERRNO_SUCCESS) {
+            return fd;
+        }
+        if (!add || ps.tag != __WASI_PREOPENTYPE_DIR) {
+            continue;
+        }
+        size_t n = ps.u.dir.pr_name_len;
+        char *name = (char *)malloc(n + 1);
+        if (!name) {
+            return fd;
+        }
+        if (__wasi_fd_prestat_dir_name((__wasi_fd_t)fd, (uint8_t *)name, n) ==
+            __WASI_ERRNO_SUCCESS) {
+            name[n] = '\0';
+            __wasilibc_register_preopened_fd(fd, name); /* copies the name */
+        }
+        free(name);
+    }
+}
+
+static inline void
+capsule_resume_mark(void)
+{
+    capsule_resume_next_fd = capsule_resume_scan(3, 0);
+}
+
+static inline void
+capsule_resume(void)
+{
+    if (capsule_resume_next_fd >= 0) {
+        capsule_resume_next_fd = capsule_resume_scan(capsule_resume_next_fd, 1);
+    }
+    __wasilibc_deinitialize_environ();
+    __wasilibc_initialize_environ();
+}
+#endif /* CAPSULE_GUEST_RESUME */
+
 #ifdef __cplusplus
 }
 #endif

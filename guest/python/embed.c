@@ -15,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define CAPSULE_GUEST_RESUME
 #include "capsule_guest.h"
+
+extern char **environ;
 
 static int init_state; /* 0 not started, 1 ready, -1 failed */
 static PyObject *runner; /* capsule._runner */
@@ -98,6 +101,37 @@ capsule_init(void)
     }
     Py_DECREF(r);
     init_state = 1;
+    capsule_resume_mark();
+}
+
+/* After a restore: os.environ is a copy made at start-up; make it the task's environment (the
+ * C environ has just been re-read by capsule_resume). Keys and values are bytes on POSIX. */
+static void
+refresh_os_environ(void)
+{
+    PyObject *os = PyImport_ImportModule("os");
+    PyObject *env = os ? PyObject_GetAttrString(os, "environ") : NULL;
+    PyObject *data = env ? PyObject_GetAttrString(env, "_data") : NULL;
+    if (data && PyDict_Check(data)) {
+        PyDict_Clear(data);
+        for (char **e = environ; e && *e; e++) {
+            const char *eq = strchr(*e, '=');
+            if (!eq) {
+                continue;
+            }
+            PyObject *k = PyBytes_FromStringAndSize(*e, (Py_ssize_t)(eq - *e));
+            PyObject *v = PyBytes_FromString(eq + 1);
+            if (k && v) {
+                PyDict_SetItem(data, k, v);
+            }
+            Py_XDECREF(k);
+            Py_XDECREF(v);
+        }
+    }
+    Py_XDECREF(data);
+    Py_XDECREF(env);
+    Py_XDECREF(os);
+    PyErr_Clear();
 }
 
 __attribute__((export_name("capsule_run"))) void capsule_run(void);
@@ -109,6 +143,8 @@ capsule_run(void)
     if (init_state != 1) {
         return;
     }
+    capsule_resume();
+    refresh_os_environ();
     PyObject *r = PyObject_CallMethod(runner, "serve", NULL);
     if (!r) {
         /* serve() reports task failures itself; this is a failure of the runner. SystemExit

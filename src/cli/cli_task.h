@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The task commands of the capsule executable: `run` (a task through the task runner), `ps`,
+/* The task commands of the capsule executable: `run` (a task through the task runner), `build`, `ps`,
  * `logs` and `worker`. Each takes the arguments after its own name and returns the exit code:
  * 0 success, 1 the task failed, 2 a usage or configuration error. */
 #ifndef CAP_CLI_TASK_H
@@ -19,6 +19,7 @@ int cli_task_run(int argc, char **argv);
 int cli_ps(int argc, char **argv);
 int cli_logs(int argc, char **argv);
 int cli_worker(int argc, char **argv);
+int cli_build(int argc, char **argv);
 void cli_task_run_help(FILE *out);
 
 /* Policy flags shared by `run` and `worker`: --compute/--fuel, --ram/--max-memory, --timeout,

@@ -469,6 +469,7 @@ cli_task_run(int argc, char **argv)
     spec.runtime_env_values = (const char *const *)guest.env_values;
     spec.nruntime_env = guest.nenv;
     spec.prepared = prep;
+    spec.lazy_compile = guest.lang != CAP_GUEST_WASM;
     if (stdin_spec && strcmp(stdin_spec, "-") == 0) {
         spec.stdin_fd = STDIN_FILENO;
     } else if (stdin_spec) {

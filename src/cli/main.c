@@ -15,6 +15,8 @@ usage(FILE *out)
             "capsule %s: a sandboxed WebAssembly runtime\n\n"
             "Usage:\n"
             "  capsule run [OPTIONS] [FILE.wasm] [ARGS...] run a task (capsule run --help)\n"
+            "  capsule build [--force] FILE                prepare a .py/.ts/.js entry: save its\n"
+            "                                             started runtime (capsule build --help)\n"
             "  capsule exec [OPTIONS] FILE.wasm [ARGS...]  run a WASI command as is: its exit\n"
             "                                             code becomes capsule's\n"
             "  capsule ps [--json] [--all] [-n N]          list recent runs (capsule ps --help)\n"
@@ -43,6 +45,9 @@ main(int argc, char **argv)
     }
     if (strcmp(cmd, "run") == 0) {
         return cli_task_run(argc - 2, argv + 2);
+    }
+    if (strcmp(cmd, "build") == 0) {
+        return cli_build(argc - 2, argv + 2);
     }
     if (strcmp(cmd, "exec") == 0) {
         return cli_run(argc - 2, argv + 2, cmd);

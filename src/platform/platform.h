@@ -31,6 +31,11 @@ void cap_plat_release(void *base, uint64_t reserved);
  * inaccessible; the caller fails the memory). */
 bool cap_plat_map_private(void *base, uint64_t len, int fd, uint64_t offset);
 
+/* Maps a whole file of `len` (> 0) bytes read-only, its pages loaded up front (one call instead
+ * of a page fault each). NULL when the OS refuses. Unmap with cap_plat_unmap. */
+void *cap_plat_map_file_readonly(int fd, uint64_t len);
+void cap_plat_unmap(void *base, uint64_t len);
+
 /* Copies [from, to) of file `src` into an anonymous in-memory file (same offsets; holes stay
  * holes) so that nothing done to `src` later can change or truncate what is mapped from the
  * copy. Returns the copy's descriptor (close-on-exec), or -1 with errno set. */

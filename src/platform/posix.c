@@ -195,3 +195,21 @@ fail: {
     return -1;
 }
 }
+
+void *
+cap_plat_map_file_readonly(int fd, uint64_t len)
+{
+    if (len == 0 || len > SIZE_MAX) {
+        return NULL;
+    }
+    void *p = mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void
+cap_plat_unmap(void *base, uint64_t len)
+{
+    if (base && len) {
+        munmap(base, (size_t)len);
+    }
+}

@@ -271,6 +271,7 @@ build(cap_task_runner *rt, const cap_prepare_spec *ps, cap_prepared **out, cap_e
         cap_task_spec spec;
         cap_task_spec_init(&spec);
         spec.file = ps->module_path;
+        spec.lazy_compile = true;
         spec.task_name = "main";
         spec.policy = &pol;
         spec.code_mounts = ps->code_mounts;

@@ -666,7 +666,7 @@ run_task(cap_task_runner *rt, const cap_task_spec *spec, cap_task_ctx *parent, c
     if (spec->module) {
         mod = cap_module_cache_retain(spec->module);
     } else if (spec->file) {
-        st = cap_module_cache_load(rt->cache, spec->file, &mod, &e);
+        st = cap_module_cache_load_file(rt->cache, spec->file, spec->lazy_compile, &mod, &e);
     } else {
         st = cap_rt_fail(&e, CAP_ERR_USAGE, "no module to run");
     }
@@ -878,6 +878,7 @@ cap_task_run_child(cap_task_ctx *p, const char *task_name, const json_t *args, c
     cs.runtime_env_values = p->spec->runtime_env_values;
     cs.nruntime_env = p->spec->nruntime_env;
     cs.prepared = p->spec->prepared;
+    cs.lazy_compile = p->spec->lazy_compile;
     cs.output_limit = p->spec->output_limit;
     cs.event_fn = p->spec->event_fn;
     cs.event_user = p->spec->event_user;

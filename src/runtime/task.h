@@ -32,6 +32,11 @@ void cap_module_cache_free(cap_module_cache *cache);
  * cap_module_cache_release. */
 cap_status cap_module_cache_load(cap_module_cache *cache, const char *path, cap_cached_module **out,
                                  cap_error_t *err);
+/* The same, keyed by the file's identity (device, inode, size, mtime) instead of a hash of its
+ * bytes, and with lazy compilation when `lazy` (cap_module_new_lazy: for the guest runtimes, of
+ * whose thousands of functions a task calls a few hundred). */
+cap_status cap_module_cache_load_file(cap_module_cache *cache, const char *path, bool lazy,
+                                      cap_cached_module **out, cap_error_t *err);
 /* The same, from bytes in memory. */
 cap_status cap_module_cache_load_bytes(cap_module_cache *cache, const uint8_t *bytes, size_t len,
                                        cap_cached_module **out, cap_error_t *err);
@@ -65,6 +70,7 @@ typedef void (*cap_task_event_fn)(void *user, int64_t task_id, const char *line)
 /* What to run. Everything is borrowed for the duration of cap_task_run. */
 typedef struct cap_task_spec {
     const char *file;           // the module's path (read through the cache; journaled)
+    bool lazy_compile;          // compile its functions on first call (guest runtimes)
     cap_cached_module *module;  // or an already loaded module (then `file` is only a label)
     const char *task_name;      // NULL: "main"
     const json_t *args;         // a JSON array, NULL: []

@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The compiled-module cache: modules keyed by the SHA-256 of their bytes, compiled once and
+/* The compiled-module cache: modules keyed by the SHA-256 of their bytes (or the identity of their
+ * file), compiled once and
  * shared read-only by every task on every thread (a module is immutable after compilation). */
+#include "platform/platform.h"
 #include "runtime/rt.h"
 #include "runtime/task.h"
 #include "util/alloc.h"
+#include "wasm/module.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Unreferenced modules kept for later tasks before the oldest is dropped. */
 #define CACHE_KEEP 16u
@@ -105,7 +110,12 @@ cap_sha256(const uint8_t *data, size_t len, uint8_t out[32])
 
 struct cap_cached_module {
     cap_module_cache *cache;
+    /* The key: the SHA-256 of the bytes, or (by_file) the identity of the file they were read
+     * from (device, inode, size, mtime): hashing a 6 MB runtime costs more than its lazy load. */
+    bool by_file;
+    uint64_t file_id[5];
     uint8_t hash[32];
+    bool lazy; // bodies compile on first call (cap_module_new_lazy)
     size_t len;
     cap_module_t *module; // NULL while being compiled by the thread that inserted the entry
     unsigned refs;        // references held by tasks (under the cache lock)
@@ -183,18 +193,32 @@ trim(cap_module_cache *c)
     }
 }
 
-cap_status
-cap_module_cache_load_bytes(cap_module_cache *c, const uint8_t *bytes, size_t len,
-                            cap_cached_module **out, cap_error_t *err)
+/* Whether entry e answers a request for the key (file_id, or hash when file_id is NULL). A lazy
+ * request takes an eager module too (it is simply all compiled); not the other way round. */
+static bool
+entry_matches(const cap_cached_module *e, const uint64_t *file_id, const uint8_t *hash,
+              size_t len, bool lazy)
 {
-    *out = NULL;
-    uint8_t hash[32];
-    cap_sha256(bytes, len, hash);
-    pthread_mutex_lock(&c->lock);
+    if (e->lazy && !lazy) {
+        return false;
+    }
+    if (file_id) {
+        return e->by_file && memcmp(e->file_id, file_id, sizeof e->file_id) == 0;
+    }
+    return !e->by_file && e->len == len && memcmp(e->hash, hash, 32) == 0;
+}
+
+/* Finds (waiting for a compile in progress) or inserts the entry for a key. Under the lock;
+ * returns with it held. *fresh says that the caller inserted it and must compile it. */
+static cap_cached_module *
+find_or_insert(cap_module_cache *c, const uint64_t *file_id, const uint8_t *hash, size_t len,
+               bool lazy, bool insert, bool *fresh)
+{
     cap_cached_module *e;
+    *fresh = false;
 again:
     for (e = c->entries; e; e = e->next) {
-        if (e->len == len && memcmp(e->hash, hash, sizeof hash) == 0) {
+        if (entry_matches(e, file_id, hash, len, lazy)) {
             break;
         }
     }
@@ -206,25 +230,57 @@ again:
     if (e) {
         e->refs++;
         e->last_use = ++c->clock;
-        pthread_mutex_unlock(&c->lock);
-        *out = e;
-        return CAP_OK;
+        return e;
+    }
+    if (!insert) {
+        return NULL;
     }
     e = cap_calloc(1, sizeof *e);
     if (!e) {
-        pthread_mutex_unlock(&c->lock);
-        return cap_rt_fail(err, CAP_ERR_NOMEM, "out of memory");
+        return NULL;
     }
     e->cache = c;
-    memcpy(e->hash, hash, sizeof hash);
+    if (file_id) {
+        e->by_file = true;
+        memcpy(e->file_id, file_id, sizeof e->file_id);
+    } else {
+        memcpy(e->hash, hash, sizeof e->hash);
+    }
+    e->lazy = lazy;
     e->len = len;
     e->refs = 1;
     e->next = c->entries;
     c->entries = e;
+    *fresh = true;
+    return e;
+}
+
+/* Loads a module from bytes, or from `map` (a private read-only mapping of them, bytes == map)
+ * which is then the module's (or unmapped here). */
+static cap_status
+load_bytes(cap_module_cache *c, const uint8_t *bytes, size_t len, const uint64_t *file_id,
+           bool lazy, void *map, cap_cached_module **out, cap_error_t *err)
+{
+    *out = NULL;
+    uint8_t hash[32];
+    if (!file_id) {
+        cap_sha256(bytes, len, hash);
+    }
+    pthread_mutex_lock(&c->lock);
+    bool fresh;
+    cap_cached_module *e = find_or_insert(c, file_id, hash, len, lazy, true, &fresh);
+    if (!e || !fresh) {
+        pthread_mutex_unlock(&c->lock);
+        cap_plat_unmap(map, len);
+        *out = e;
+        return e ? CAP_OK : cap_rt_fail(err, CAP_ERR_NOMEM, "out of memory");
+    }
     pthread_mutex_unlock(&c->lock);
 
     cap_module_t *m = NULL;
-    cap_status st = cap_module_new(bytes, len, &m, err);
+    cap_status st = map    ? cap_module_new_mapped(map, len, lazy, &m, err)
+                    : lazy ? cap_module_new_lazy(bytes, len, &m, err)
+                           : cap_module_new(bytes, len, &m, err);
 
     pthread_mutex_lock(&c->lock);
     if (st != CAP_OK) {
@@ -249,13 +305,54 @@ again:
 }
 
 cap_status
-cap_module_cache_load(cap_module_cache *c, const char *path, cap_cached_module **out,
-                      cap_error_t *err)
+cap_module_cache_load_bytes(cap_module_cache *c, const uint8_t *bytes, size_t len,
+                            cap_cached_module **out, cap_error_t *err)
+{
+    return load_bytes(c, bytes, len, NULL, false, NULL, out, err);
+}
+
+cap_status
+cap_module_cache_load_file(cap_module_cache *c, const char *path, bool lazy,
+                           cap_cached_module **out, cap_error_t *err)
 {
     *out = NULL;
     FILE *f = fopen(path, "rbe");
     if (!f) {
         return cap_rt_fail(err, CAP_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    }
+    /* Already loaded from this very file (same inode, size and mtime)? */
+    struct stat sb;
+    uint64_t id[5] = {0};
+    bool have_id = fstat(fileno(f), &sb) == 0;
+    if (have_id) {
+        id[0] = (uint64_t)sb.st_dev;
+        id[1] = (uint64_t)sb.st_ino;
+        id[2] = (uint64_t)sb.st_size;
+        id[3] = (uint64_t)sb.st_mtim.tv_sec;
+        id[4] = (uint64_t)sb.st_mtim.tv_nsec;
+        bool fresh;
+        pthread_mutex_lock(&c->lock);
+        cap_cached_module *e = find_or_insert(c, id, NULL, 0, lazy, false, &fresh);
+        pthread_mutex_unlock(&c->lock);
+        if (e) {
+            fclose(f);
+            *out = e;
+            return CAP_OK;
+        }
+        /* A private in-memory copy, mapped with its pages loaded: no page fault per 4 KiB of a
+         * multi-megabyte runtime, and nothing done to the file later (a rebuild truncating it)
+         * can reach the bytes a lazily compiled module still reads. */
+        if (S_ISREG(sb.st_mode) && sb.st_size > 0 && sb.st_size <= ((off_t)1 << 30)) {
+            int copy = cap_plat_private_copy(fileno(f), 0, (uint64_t)sb.st_size);
+            void *map = copy >= 0 ? cap_plat_map_file_readonly(copy, (uint64_t)sb.st_size) : NULL;
+            if (copy >= 0) {
+                close(copy);
+            }
+            if (map) {
+                fclose(f);
+                return load_bytes(c, map, (size_t)sb.st_size, id, lazy, map, out, err);
+            }
+        }
     }
     size_t cap = 1 << 16, len = 0;
     uint8_t *buf = cap_alloc(cap);
@@ -285,10 +382,17 @@ cap_module_cache_load(cap_module_cache *c, const char *path, cap_cached_module *
     }
     fclose(f);
     if (st == CAP_OK) {
-        st = cap_module_cache_load_bytes(c, buf, len, out, err);
+        st = load_bytes(c, buf, len, have_id ? id : NULL, lazy, NULL, out, err);
     }
     cap_free(buf);
     return st;
+}
+
+cap_status
+cap_module_cache_load(cap_module_cache *c, const char *path, cap_cached_module **out,
+                      cap_error_t *err)
+{
+    return cap_module_cache_load_file(c, path, false, out, err);
 }
 
 cap_cached_module *

@@ -2,6 +2,7 @@
 /* cap_module_new(_lazy) and the module queries of the public API: decode, then compile every
  * body now (eager) or each on its first call (lazy, compile_lazy.c). */
 #include "wasm/module.h"
+#include "platform/platform.h"
 #include "util/alloc.h"
 
 #include <string.h>
@@ -44,6 +45,35 @@ fail:
 }
 
 cap_status
+cap_module_new_mapped(void *map, size_t len, bool lazy, cap_module_t **out, cap_error_t *err)
+{
+    cap_status st;
+    cap_error_clear(err);
+    *out = NULL;
+    cap_module_t *m = cap_calloc(1, sizeof *m);
+    if (!m) {
+        cap_plat_unmap(map, len);
+        return cap_fail(err, CAP_ERR_NOMEM, UINT64_MAX, "out of memory");
+    }
+    m->bytes = map;
+    m->len = len;
+    st = cap_decode(m, err);
+    m->bytes_mapped = true; // cap_decode zeroes everything but bytes and len
+    if (st != CAP_OK) {
+        goto fail;
+    }
+    st = lazy ? cap_compile_lazy_init(m, err) : cap_compile_module(m, err);
+    if (st != CAP_OK) {
+        goto fail;
+    }
+    *out = m;
+    return CAP_OK;
+fail:
+    cap_module_free(m);
+    return st;
+}
+
+cap_status
 cap_module_new(const uint8_t *bytes, size_t len, cap_module_t **out, cap_error_t *err)
 {
     return module_new(bytes, len, false, out, err);
@@ -60,6 +90,10 @@ cap_module_free(cap_module_t *m)
 {
     if (m) {
         cap_compile_lazy_free(m); // first: the stubs must not reach cap_compile_free
+        if (m->bytes_mapped) {
+            cap_plat_unmap(m->bytes, m->len);
+            m->bytes = NULL;
+        }
         cap_module_release(m);
         cap_free(m);
     }

@@ -120,8 +120,9 @@ typedef struct cap_func_def {
 } cap_func_def;
 
 struct cap_module_t {
-    uint8_t *bytes; // owned copy of the binary
+    uint8_t *bytes; // owned copy of the binary (read-only when bytes_mapped)
     size_t len;
+    bool bytes_mapped; // bytes is a file mapping of the module's own (cap_plat_unmap)
 
     uint32_t ntypes;
     cap_ftype *types;
@@ -221,6 +222,11 @@ cap_status cap_compile_function(cap_module_t *m, uint32_t func_index,
 void cap_compile_lazy_free(cap_module_t *m);
 /* How many bodies a lazy module has compiled so far (0 for an eager module). */
 uint32_t cap_compile_lazy_count(const cap_module_t *m);
+
+/* cap_module_new(_lazy) over a read-only mapping of the binary (cap_plat_map_file_readonly),
+ * which the module takes over whatever the outcome: no copy of a multi-megabyte runtime. */
+cap_status cap_module_new_mapped(void *map, size_t len, bool lazy, cap_module_t **out,
+                                 cap_error_t *err);
 
 /* Frees everything a module owns, including its bytes, but not the struct itself. Safe on a
  * partially decoded module. */
