@@ -26,6 +26,7 @@
 #include <dirent.h>
 #include <wasi/api.h>
 
+#define CAPSULE_GUEST_RESUME
 #include "capsule_guest.h"
 #include "quickjs.h"
 
@@ -1449,6 +1450,7 @@ void
 capsule_init(void)
 {
     init_with("task");
+    capsule_resume_mark();
 }
 
 void
@@ -1461,6 +1463,7 @@ capsule_run(void)
         fflush(stderr);
         return;
     }
+    capsule_resume();
     JSValue r = call_runner("serve", JS_UNDEFINED);
     if (JS_IsException(r)) {
         dump_exception("serve: ");
