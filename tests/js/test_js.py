@@ -454,6 +454,23 @@ def run_cli(capsule, jsdir):
               and ra["math"] != rb["math"] and ra["uuid"] != rb["uuid"]
               and ra.get("inRange") is True and len(set(ra["math"])) == 4, (a, b))
 
+        # Once `capsule build` exists, the same after it (runs restored from its snapshot).
+        h = subprocess.run([capsule, "--help"], capture_output=True, text=True)
+        if "capsule build" in h.stdout + h.stderr:
+            b = subprocess.run([capsule, "build", "extra.ts"], capture_output=True, text=True,
+                               cwd=proj, timeout=300)
+            check("capsule build extra.ts", b.returncode == 0, b.stderr[-800:])
+            runs = [cli_run(capsule, proj, "--task", "random", "extra.ts") for _ in range(2)]
+            seqs = [((r[1] or {}).get("result") or {}).get("math") for r in runs]
+            check("after capsule build: Math.random differs between runs", seqs[0] and seqs[1]
+                  and seqs[0] != seqs[1], [r[1] for r in runs])
+            p, e, _ = cli_run(capsule, proj, "--task", "proc", "--env", "CAPSULE_JS_T=2",
+                              "extra.ts", "after")
+            r = (e or {}).get("result") or {}
+            check("after capsule build: process.argv/env are this run's",
+                  (r.get("argv") or [None])[1:] == ["after"] and r.get("env") == {"CAPSULE_JS_T": "2"}
+                  and 0 <= r.get("now", -1) < 10000, e)
+
         p, e, _ = cli_run(capsule, proj, "--task", "proc", "--env", "CAPSULE_JS_T=1", "extra.ts",
                           "x", "y z")
         r = (e or {}).get("result") or {}
