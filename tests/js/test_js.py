@@ -552,6 +552,13 @@ def run_cli(capsule, jsdir):
               r.get("outsideWrite") in ("ENOENT", "ENOTCAPABLE", "EACCES", "EPERM", "EROFS")
               and r.get("outsideRead") in ("ENOENT", "ENOTCAPABLE", "EACCES", "EPERM"), e)
 
+        p, e, _ = cli_run(capsule, proj, "--task", "consoleOut", "extra.ts")
+        check("console: format, inspect, group, count, dir, stdout/stderr split",
+              e and e.get("stdout") == "x=42 { a: [ 1, { b: 2 } ], s: 'q' }\n"
+              "info [ 1, 2 ] Map(1) { 1 => 'a' } Set(1) { 1 } null undefined 3n\n"
+              "G\n  inner\ndefault: 1\ndefault: 2\n{ deep: [Object] }\nraw\n"
+              and e.get("stderr", "").startswith("warned\nRangeError: bad\n    at "), e)
+
         p, e, _ = cli_run(capsule, proj, "--task", "gaps", "extra.ts")
         check("prelude gap fills work (Array.fromAsync, Promise.withResolvers, toWellFormed, "
               "Set methods, iterator helpers, Promise.try)",

@@ -87,3 +87,15 @@ export const gaps = task({ name: "gaps" }, async () => {
   const tried = await (Promise as any).try(() => "tried");
   return { fromAsync, fromPromises, withResolvers: await promise, wellFormed: ["a\uD800".isWellFormed(), "a\uD800".toWellFormed() === "a\uFFFD"], sets, iters, tried };
 });
+
+export const consoleOut = task({ name: "consoleOut" }, () => {
+  console.log("%s=%d", "x", 42, { a: [1, { b: 2 }], s: "q" });
+  console.info("info", [1, 2], new Map([[1, "a"]]), new Set([1]), null, undefined, 3n);
+  console.warn("warned");
+  console.error(new RangeError("bad"));
+  console.group("G"); console.log("inner"); console.groupEnd();
+  console.count(); console.count();
+  console.dir({ deep: { er: { est: { x: 1 } } } }, { depth: 0 });
+  process.stdout.write("raw\n");
+  return 1;
+});
