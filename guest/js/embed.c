@@ -1051,6 +1051,26 @@ make_env(JSContext *c)
     return o;
 }
 
+/* readArgv() / readEnv(): this task's args and environment, re-read at every serve() (the prelude's
+ * refresh), since a restored snapshot holds the start-up's. */
+static JSValue
+n_read_argv(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    (void)this_val;
+    (void)argc;
+    (void)argv;
+    return make_argv(c);
+}
+
+static JSValue
+n_read_env(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv)
+{
+    (void)this_val;
+    (void)argc;
+    (void)argv;
+    return make_env(c);
+}
+
 /* ------------------------------------------------------------------ modules */
 
 /* Built-in modules. "node:fs" and "fs/promises" are tiny modules over fs.js. */
@@ -1242,6 +1262,8 @@ static const JSCFunctionListEntry native_funcs[] = {
     JS_CFUNC_DEF("setTimer", 3, n_set_timer),
     JS_CFUNC_DEF("clearTimer", 1, n_clear_timer),
     JS_CFUNC_DEF("fillRandom", 1, n_fill_random),
+    JS_CFUNC_DEF("readArgv", 0, n_read_argv),
+    JS_CFUNC_DEF("readEnv", 0, n_read_env),
     JS_CFUNC_DEF("utf8Encode", 1, n_utf8_encode),
     JS_CFUNC_DEF("utf8Decode", 2, n_utf8_decode),
     JS_CFUNC_DEF("requestRead", 0, n_request_read),
@@ -1449,6 +1471,9 @@ __attribute__((export_name("capsule_run"))) void capsule_run(void);
 void
 capsule_init(void)
 {
+    if (init_state != 0) {
+        return; /* capsule_run calls this too: mark only the real start-up */
+    }
     init_with("task");
     capsule_resume_mark();
 }
