@@ -96,6 +96,7 @@ serve(worker *w, const char *line)
     cap_task_result_init(&r);
     cap_guest_run guest;
     memset(&guest, 0, sizeof guest);
+    cap_prepared *prep = NULL;
     char msg[400];
     if (!req || !json_is_object(req)) {
         snprintf(msg, sizeof msg, "invalid request: %s",
@@ -170,10 +171,6 @@ serve(worker *w, const char *line)
         }
         code_mounts[ncode++] = json_string_value(m);
     }
-    if (cap_policy_resolve_into(&eff, &pol, cap_config_defaults(w->cfg), &err) != CAP_OK) {
-        respond_error(w, id, err.msg);
-        goto out;
-    }
     if (access(json_string_value(file), R_OK) != 0) {
         snprintf(msg, sizeof msg, "cannot read %s", json_string_value(file));
         respond_error(w, id, msg);
@@ -194,6 +191,21 @@ serve(worker *w, const char *line)
             }
             code_mounts[ncode++] = guest.code_mounts[g];
         }
+        /* The runtime's prepared start, loaded once per worker (built if missing): a task
+         * restores it instead of starting the interpreter. A failing start-up runs from
+         * scratch so that the envelope reports it. */
+        cap_prepared_source src;
+        cap_error_t perr;
+        if (cap_prepared_for_guest(w->rt, &guest, false, NULL, NULL, &prep, &src, &perr) !=
+            CAP_OK) {
+            prep = NULL;
+        }
+    }
+    /* Flags and the request's policy, then the task's own @task options, then capsule.toml. */
+    if (cap_prepared_resolve_policy(prep, name ? json_string_value(name) : NULL, &pol,
+                                    cap_config_defaults(w->cfg), &eff, &err) != CAP_OK) {
+        respond_error(w, id, err.msg);
+        goto out;
     }
     cap_task_spec spec;
     cap_task_spec_init(&spec);
@@ -207,6 +219,11 @@ serve(worker *w, const char *line)
     spec.nenv = w->flags->nenv;
     spec.code_mounts = code_mounts;
     spec.ncode_mounts = ncode;
+    spec.runtime_env_names = (const char *const *)guest.env_names;
+    spec.runtime_env_values = (const char *const *)guest.env_values;
+    spec.nruntime_env = guest.nenv;
+    spec.prepared = prep;
+    spec.lazy_compile = guest.lang != CAP_GUEST_WASM;
     if (cap_task_run(w->rt, &spec, &r, &err) != CAP_OK) {
         respond_error(w, id, err.msg);
         goto out;
@@ -218,6 +235,7 @@ serve(worker *w, const char *line)
     }
     respond(w, id, "output", env);
 out:
+    cap_prepared_release(prep);
     cap_guest_run_clear(&guest);
     cap_task_result_clear(&r);
     cap_policy_clear(&pol);
