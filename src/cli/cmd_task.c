@@ -11,6 +11,7 @@
 
 #include "capsule.h"
 #include "cli/cli_task.h"
+#include "runtime/json_text.h"
 #include "runtime/guest_lang.h"
 #include "runtime/rt.h"
 #include "runtime/task.h"
@@ -496,7 +497,7 @@ cli_task_run(int argc, char **argv)
         cap_string_free(env);
     } else if (r.success && r.result) {
         /* One line, with Python's separators: {"squares": [0, 1, 4]}. */
-        char *s = json_dumps(r.result, JSON_ENCODE_ANY);
+        char *s = cap_json_text(r.result, true);
         if (s) {
             printf("%s\n", s);
             free(s);

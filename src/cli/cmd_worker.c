@@ -11,6 +11,7 @@
 
 #include "capsule.h"
 #include "cli/cli_task.h"
+#include "runtime/json_text.h"
 #include "runtime/guest_lang.h"
 #include "runtime/task.h"
 
@@ -61,7 +62,7 @@ respond(worker *w, json_t *id, const char *key, json_t *value)
     if (o && json_object_set(o, "id", id ? id : json_null()) == 0 &&
         json_object_set_new(o, key, value) == 0) {
         value = NULL;
-        s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        s = cap_json_text(o, false);
     }
     json_decref(value);
     json_decref(o);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The result envelope and the stable error types; see result.h and capsule.h. */
+#include "runtime/json_text.h"
 #include "runtime/result.h"
 
 #include "runtime/policy.h"
@@ -391,7 +392,7 @@ cap_task_result_to_json(const cap_task_result *r)
     if (!o) {
         return NULL;
     }
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *s = cap_json_text(o, false);
     json_decref(o);
     if (!s) {
         return NULL;
