@@ -57,7 +57,7 @@ if ! "$esbuild" "$entry" --bundle --format=esm --platform=neutral --target=es202
     --external:capsule --external:fs --external:fs/promises --external:node:fs \
     --external:node:fs/promises \
     --sourcemap --sources-content=false --charset=utf8 --legal-comments=none \
-    --log-level=warning --outfile="$tmp/main.mjs" 2>"$log"; then
+    --log-level=warning --metafile="$tmp/meta.json" --outfile="$tmp/main.mjs" 2>"$log"; then
     cat "$log" >&2
     if grep -q 'built into node' "$log"; then
         echo "bundle.sh: the JavaScript guest provides only these Node built-ins: fs, fs/promises" \
@@ -89,10 +89,13 @@ fi
 # outlive the main.mjs it was compiled from); main.mjs.qbc is renamed last and is never older
 # than main.mjs, so a reader between two renames loads either the old bytecode or the new
 # source, both whole.
+rm -f "$outdir/meta.json" # until the new bundle is whole
 for f in main.mjs.qbc main.mjs.map.json; do
     [ -e "$tmp/$f" ] || rm -f "$outdir/$f"
 done
-for f in main.mjs.map main.mjs.map.json main.mjs main.mjs.qbc; do
+# meta.json (esbuild's list of the bundle's inputs) goes last: the host skips bundling while
+# main.mjs is newer than every input it lists (src/runtime/guest_lang.c).
+for f in main.mjs.map main.mjs.map.json main.mjs main.mjs.qbc meta.json; do
     if [ -e "$tmp/$f" ]; then
         mv -f "$tmp/$f" "$outdir/$f"
     fi
