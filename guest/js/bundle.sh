@@ -7,9 +7,10 @@
 #
 # ENTRY is a .ts, .mts, .tsx, .js or .mjs file. TypeScript is stripped, not type-checked (run
 # tsc yourself for that). The guest provides the modules "capsule", "fs", "fs/promises" (also
-# as "node:fs", "node:fs/promises"); any other Node built-in, and native addons, fail here with
-# esbuild's "Could not resolve" error. The source map lets the guest print stacks that name
-# the user's files and lines.
+# as "node:fs", "node:fs/promises"); any other Node built-in fails here with esbuild's "Could
+# not resolve" error, a native addon with its 'No loader is configured for ".node" files', each
+# followed by a line of ours saying why. The source map lets the guest print stacks that name
+# the user's files and lines. Safe to run concurrently on one OUTDIR (see "Publish" below).
 #
 # Uses esbuild's native binary (installed by `npm ci` in guest/js, see scripts/build-quickjs.sh);
 # no node is needed to bundle. ESBUILD may name another esbuild binary. Exit status: 0 bundled,
