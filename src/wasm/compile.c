@@ -2078,6 +2078,8 @@ struct cap_comp_scratch {
     comp c;
 };
 
+#define SCRATCH_KEEP_WORDS (1u << 16) // 256 KiB of code buffer (and the rest in proportion)
+
 cap_comp_scratch *
 cap_comp_scratch_new(void)
 {
@@ -2103,6 +2105,11 @@ cap_compile_body_with(cap_comp_scratch *s, cap_module_t *m, uint32_t func_index,
     c->oom = false;
     cap_status st = compile_body(c, func_index, def);
     if (st == CAP_OK) {
+        /* Keep the buffers for the next body, unless one huge body (an interpreter's dispatch
+         * loop) grew them: the module would hold that memory for its whole life. */
+        if (c->ccapw > SCRATCH_KEEP_WORDS) {
+            comp_free(c);
+        }
         return CAP_OK;
     }
     if (st == CAP_ERR_NOMEM && err->status != CAP_ERR_NOMEM) {
