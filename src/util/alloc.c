@@ -2,31 +2,35 @@
 /* The allocator wrapper with fault injection; see alloc.h. */
 #include "util/alloc.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t fail_after; // 0 = injection off
-static uint64_t alloc_count;
+/* Relaxed atomics: a worker allocates on several threads at once; the counts only matter to
+ * single-threaded fault-injection tests, but the increments must not race. */
+static _Atomic uint64_t fail_after; // 0 = injection off
+static _Atomic uint64_t alloc_count;
 
 /* Returns nonzero when this allocation must fail by the test hook. */
 static int
 injected_failure(void)
 {
-    alloc_count++;
-    return fail_after != 0 && alloc_count >= fail_after;
+    uint64_t n = atomic_fetch_add_explicit(&alloc_count, 1, memory_order_relaxed) + 1;
+    uint64_t f = atomic_load_explicit(&fail_after, memory_order_relaxed);
+    return f != 0 && n >= f;
 }
 
 void
 cap_alloc_fail_after(uint64_t n)
 {
-    fail_after = n;
-    alloc_count = 0;
+    atomic_store(&fail_after, n);
+    atomic_store(&alloc_count, 0);
 }
 
 uint64_t
 cap_alloc_count(void)
 {
-    return alloc_count;
+    return atomic_load(&alloc_count);
 }
 
 void *
