@@ -9,7 +9,7 @@
 #include "util/alloc.h"
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
+#include "runtime/curl_dl.h"
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
 #include "util/alloc.h"
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
+#include "runtime/curl_dl.h"
 #include <idn2.h>
 #include <netinet/in.h>
 #include <stdio.h>
