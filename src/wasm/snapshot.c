@@ -6,7 +6,7 @@
  *   header   "CAPSNAP1", u32 version, u32 header size, u64 module length, u32 nfuncs, nglobals,
  *            ntables, nmems, nelems, ndatas, u64 state offset, state length, meta offset,
  *            meta length, file length
- *   state    per defined global: u64 value (funcref: function index + 1, 0 = null)
+ *   state    per global: u64 value (funcref: function index + 1, 0 = null; 0 for an import)
  *            per defined table: u32 size, then size x u32 (function index + 1, 0 = null)
  *            per element segment: u8 dropped; per data segment: u8 dropped
  *            per defined memory: u32 pages, u64 image offset (64 KiB aligned)
@@ -215,6 +215,9 @@ cap_snapshot_write(const cap_instance_t *inst, int fd, const void *meta, size_t 
     }
     buf st = {0};
     cap_status rc = CAP_OK;
+    for (uint32_t i = 0; i < m->nglobal_imports; i++) {
+        put_u64(&st, 0); // an imported (immutable) global's value comes from the linker
+    }
     for (uint32_t i = m->nglobal_imports; i < m->nglobals; i++) {
         const cap_global_t *g = inst->globals[i];
         uint64_t v = g->value;
@@ -547,6 +550,9 @@ cap_snapshot_apply(cap_instance_t *inst, const cap_snapshot_t *s, cap_error_t *e
 {
     const cap_module_t *m = inst->module;
     rd r = {s->state, s->state + s->state_len, false};
+    for (uint32_t i = 0; i < m->nglobal_imports; i++) {
+        get_u64(&r);
+    }
     for (uint32_t i = m->nglobal_imports; i < m->nglobals; i++) {
         cap_global_t *g = inst->globals[i];
         uint64_t v = get_u64(&r);
