@@ -1,0 +1,661 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Python tasks start from a snapshot (src/runtime/prepared.c, docs/tasks.md "Snapshots"):
+`capsule run main.py` builds .capsule/snapshots/<key>.snap on the first run and restores it on
+every later one; `capsule build` does it ahead of time; the worker shares the mechanism.
+
+    test_snapshot.py CAPSULE PYTHON_DIR
+
+Each check works in a temporary project directory. Nothing here measures time: whether a run
+built or restored is read from `capsule run -v` ("snapshot built:" / "snapshot restored from")
+and from the files in .capsule/snapshots. Exits 77 (skipped) when the Python runtime has not
+been built (scripts/build-python.sh)."""
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+CAPSULE = None
+failures = []
+
+BUILT = "snapshot built:"
+RESTORED = "snapshot restored from"
+
+
+def check(name, cond, detail=""):
+    print(("ok   " if cond else "FAIL ") + name)
+    if not cond:
+        failures.append(name)
+        if detail != "":
+            print("     " + str(detail)[:3000])
+
+
+class Run:
+    """One `capsule run --json -v`: the process, its envelope, and what it did with snapshots."""
+
+    def __init__(self, proj, args, env=None, timeout=600):
+        e = dict(os.environ)
+        e.update(env or {})
+        cmd = [CAPSULE, "run", "--json", "--no-journal", "-v", *args]
+        self.p = subprocess.run(cmd, capture_output=True, text=True, cwd=proj, env=e,
+                                timeout=timeout)
+        self.env = None
+        lines = self.p.stdout.strip().splitlines()
+        if lines:
+            try:
+                self.env = json.loads(lines[-1])
+            except ValueError:
+                pass
+        self.built = BUILT in self.p.stderr
+        self.restored = RESTORED in self.p.stderr
+
+    @property
+    def ok(self):
+        return bool(self.env and self.env.get("success"))
+
+    @property
+    def result(self):
+        return (self.env or {}).get("result")
+
+    @property
+    def error(self):
+        return (self.env or {}).get("error") or {}
+
+    @property
+    def fuel(self):
+        return ((self.env or {}).get("execution") or {}).get("fuel_consumed", -1)
+
+    def __repr__(self):
+        return (f"exit {self.p.returncode} built={self.built} restored={self.restored} "
+                f"envelope={json.dumps(self.env)[:1500]} stderr={self.p.stderr[-1500:]!r}")
+
+
+def run(proj, *args, env=None):
+    return Run(proj, list(args), env=env)
+
+
+def build(proj, *args):
+    p = subprocess.run([CAPSULE, "build", "--json", *args], capture_output=True, text=True,
+                       cwd=proj, timeout=600)
+    out = None
+    try:
+        out = json.loads(p.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        pass
+    return p, out
+
+
+def snaps(proj):
+    d = os.path.join(proj, ".capsule", "snapshots")
+    if not os.path.isdir(d):
+        return set()
+    return {f for f in os.listdir(d) if f.endswith(".snap")}
+
+
+def snap_path(proj, name):
+    return os.path.join(proj, ".capsule", "snapshots", name)
+
+
+def write(proj, name, text):
+    with open(os.path.join(proj, name), "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def new_project(tmp, name, files):
+    proj = os.path.join(tmp, name)
+    os.makedirs(proj)
+    for n, text in files.items():
+        write(proj, n, text)
+    return proj
+
+
+# ---------------------------------------------------------------- built, restored, invalidated
+
+LIFE_MAIN = '''from capsule import task
+import helper
+
+@task()
+def main(*args):
+    return {"v": "%s", "h": helper.H, "args": list(args)}
+'''
+
+
+def case_lifecycle(tmp):
+    proj = new_project(tmp, "life", {"main.py": LIFE_MAIN % "one", "helper.py": "H = 1\n"})
+    r1 = run(proj, "main.py", "a", "b")
+    s1 = snaps(proj)
+    check("first run builds a snapshot", r1.ok and r1.built and not r1.restored and len(s1) == 1,
+          r1)
+    check("first run's result", r1.result == {"v": "one", "h": 1, "args": ["a", "b"]}, r1)
+    (key1,) = s1 or {"?"}
+    path1 = snap_path(proj, key1)
+    check("the .snap file is named by a SHA-256 key",
+          len(key1) == 64 + 5 and all(c in "0123456789abcdef" for c in key1[:64]), key1)
+    st1 = os.stat(path1) if os.path.exists(path1) else None
+    check("stderr names the snapshot file", key1 in r1.p.stderr, r1.p.stderr[-800:])
+
+    r2 = run(proj, "main.py", "c")
+    st2 = os.stat(path1) if os.path.exists(path1) else None
+    check("second run restores it (no build, no new file)",
+          r2.ok and r2.restored and not r2.built and snaps(proj) == s1, r2)
+    check("second run's result", r2.result == {"v": "one", "h": 1, "args": ["c"]}, r2)
+    check("the restored file is not rewritten",
+          st1 is not None and st2 is not None and st1.st_ino == st2.st_ino
+          and st1.st_mtime_ns == st2.st_mtime_ns, (st1, st2))
+
+    write(proj, "main.py", LIFE_MAIN % "two")
+    r3 = run(proj, "main.py")
+    new = snaps(proj) - s1
+    check("editing main.py builds a new snapshot under a new key",
+          r3.ok and r3.built and len(new) == 1, (r3, snaps(proj)))
+    check("the edited code runs", r3.result == {"v": "two", "h": 1, "args": []}, r3)
+    r4 = run(proj, "main.py")
+    check("and is restored next time", r4.ok and r4.restored and not r4.built
+          and r4.result == {"v": "two", "h": 1, "args": []}, r4)
+
+    before = snaps(proj)
+    write(proj, "helper.py", "H = 2\n")
+    r5 = run(proj, "main.py")
+    new = snaps(proj) - before
+    check("editing an imported helper module builds a new snapshot",
+          r5.ok and r5.built and len(new) == 1, (r5, snaps(proj)))
+    check("the edited helper runs", r5.result == {"v": "two", "h": 2, "args": []}, r5)
+
+    before = snaps(proj)
+    r6 = run(proj, "--no-snapshot", "main.py", "x")
+    check("--no-snapshot: the same result", r6.ok and r6.result == {"v": "two", "h": 2,
+                                                                   "args": ["x"]}, r6)
+    check("--no-snapshot neither builds nor restores",
+          not r6.built and not r6.restored and snaps(proj) == before, r6)
+
+    # Back to an earlier version of the code: its snapshot is still there and is restored.
+    write(proj, "main.py", LIFE_MAIN % "one")
+    write(proj, "helper.py", "H = 1\n")
+    r7 = run(proj, "main.py")
+    check("reverting the code restores the first snapshot again",
+          r7.ok and r7.restored and key1 in r7.p.stderr
+          and r7.result == {"v": "one", "h": 1, "args": []}, r7)
+
+
+def case_build_command(tmp):
+    proj = new_project(tmp, "build", {
+        "main.py": 'from capsule import task\n\n@task(compute="LOW", timeout="7s")\n'
+                   'def main():\n    return "built"\n\n'
+                   '@task(name="other", ram="96MB")\ndef other():\n    return 1\n'})
+    p, b1 = build(proj, "main.py")
+    b1 = b1 or {}
+    check("capsule build --json: built", p.returncode == 0 and b1.get("source") == "built",
+          (p.returncode, p.stdout[-800:], p.stderr[-800:]))
+    path = os.path.join(proj, b1.get("snapshot", "?"))
+    check("capsule build: the snapshot file exists and is named by the key",
+          os.path.isfile(path) and os.path.basename(path) == f"{b1.get('key')}.snap"
+          and snaps(proj) == {f"{b1.get('key')}.snap"}, (b1, snaps(proj)))
+    size = os.stat(path).st_size if os.path.isfile(path) else 0
+    check("capsule build: memory_bytes, file_bytes, startup_fuel",
+          isinstance(b1.get("memory_bytes"), int) and b1["memory_bytes"] >= 1 << 20
+          and b1["memory_bytes"] % 65536 == 0 and b1["memory_bytes"] <= size
+          and isinstance(b1.get("file_bytes"), int) and 0 < b1["file_bytes"] < size
+          and isinstance(b1.get("startup_fuel"), int) and b1["startup_fuel"] > 10_000_000,
+          (b1, size))
+    tasks = b1.get("tasks") or {}
+    check("capsule build: the tasks' own options",
+          (tasks.get("main") or {}).get("compute") == "LOW"
+          and (tasks.get("main") or {}).get("timeout") == "7s"
+          and (tasks.get("other") or {}).get("ram") == "96MB", tasks)
+
+    mtime = os.stat(path).st_mtime_ns if os.path.isfile(path) else 0
+    p, b2 = build(proj, "main.py")
+    b2 = b2 or {}
+    check("capsule build again: up_to_date, same key, file untouched",
+          p.returncode == 0 and b2.get("source") == "up_to_date" and b2.get("key") == b1.get("key")
+          and os.path.isfile(path) and os.stat(path).st_mtime_ns == mtime, (b2, p.stderr[-500:]))
+    p, b3 = build(proj, "--force", "main.py")
+    b3 = b3 or {}
+    check("capsule build --force: built again under the same key",
+          p.returncode == 0 and b3.get("source") == "built" and b3.get("key") == b1.get("key")
+          and snaps(proj) == {f"{b1.get('key')}.snap"}, (b3, p.stderr[-500:]))
+    r = run(proj, "main.py")
+    check("capsule run after capsule build restores its snapshot",
+          r.ok and r.restored and not r.built and r.result == "built"
+          and str(b1.get("key")) in r.p.stderr, r)
+
+    # A broken entry: exit 1 and no snapshot.
+    write(proj, "bad.py", "from capsule import task\nraise RuntimeError('nope')\n")
+    before = snaps(proj)
+    p, _ = build(proj, "bad.py")
+    check("capsule build of code whose import raises: exit 1, no snapshot",
+          p.returncode == 1 and snaps(proj) == before and "nope" in p.stderr,
+          (p.returncode, p.stdout[-500:], p.stderr[-800:]))
+
+
+# ---------------------------------------------------------------- the task's own options
+
+POLICY_MAIN = '''from capsule import task
+
+def work(n):
+    total = 0
+    for i in range(int(n)):
+        total += i
+    return total
+
+@task(compute="LOW")
+def main(n):
+    return work(n)
+
+@task(name="plain")
+def plain(n):
+    return work(n)
+
+@task(name="spin", timeout="1s")
+def spin():
+    while True:
+        pass
+
+@task(name="small", ram="16MB")
+def small():
+    return "fits"
+
+@task(name="roomy", ram="64MB")
+def roomy():
+    return "fits"
+'''
+
+# Enough loop iterations to need more than LOW's 100M instructions and far less than MEDIUM's
+# 2G (about 1200 instructions an iteration: ~180M).
+LOOP_N = 150000
+
+
+def case_own_options(tmp):
+    proj = new_project(tmp, "policy", {"main.py": POLICY_MAIN})
+    want = LOOP_N * (LOOP_N - 1) // 2
+    r = run(proj, "main.py", str(LOOP_N))
+    check("@task(compute='LOW') applies to main: out_of_fuel at 100M",
+          not r.ok and r.error.get("error_type") == "out_of_fuel"
+          and "100000000" in r.error.get("message", "") and 90_000_000 < r.fuel <= 100_000_000,
+          r)
+    check("(that run was from the snapshot)", r.built or r.restored, r)
+    r = run(proj, "--compute", "HIGH", "main.py", str(LOOP_N))
+    check("--compute HIGH beats @task(compute='LOW')",
+          r.ok and r.result == want and r.fuel > 100_000_000, r)
+    r = run(proj, "--task", "plain", "main.py", str(LOOP_N))
+    check("a task without options gets the default (MEDIUM): the same loop succeeds",
+          r.ok and r.result == want and 100_000_000 < r.fuel < 2_000_000_000, r)
+    r = run(proj, "main.py", "10")
+    check("a short main under LOW succeeds", r.ok and r.result == 45 and r.restored, r)
+
+    r = run(proj, "--task", "spin", "--compute", "HIGH", "main.py")
+    check("@task(timeout='1s') applies: timeout after 1s",
+          not r.ok and r.error.get("error_type") == "timeout"
+          and r.error.get("message") == "timeout after 1s", r)
+    r = run(proj, "--task", "spin", "--compute", "HIGH", "--timeout", "2s", "main.py")
+    check("--timeout 2s beats @task(timeout='1s')",
+          not r.ok and r.error.get("error_type") == "timeout"
+          and r.error.get("message") == "timeout after 2s", r)
+
+    r = run(proj, "--task", "small", "main.py")
+    check("@task(ram='16MB') below the snapshot's memory: memory_limit",
+          not r.ok and r.error.get("error_type") == "memory_limit", r)
+    r = run(proj, "--task", "small", "--ram", "256MB", "main.py")
+    check("--ram 256MB beats @task(ram='16MB')", r.ok and r.result == "fits", r)
+    r = run(proj, "--task", "roomy", "main.py")
+    check("@task(ram='64MB') restores fine", r.ok and r.result == "fits", r)
+
+    # capsule.toml's defaults sit beneath the task's own options.
+    write(proj, "capsule.toml", '[tasks]\ndefault_compute = "HIGH"\ndefault_timeout = "5m"\n')
+    r = run(proj, "main.py", str(LOOP_N))
+    check("capsule.toml default_compute=HIGH does not beat @task(compute='LOW')",
+          not r.ok and r.error.get("error_type") == "out_of_fuel"
+          and r.fuel <= 100_000_000, r)
+    r = run(proj, "--task", "spin", "main.py")
+    check("capsule.toml default_timeout=5m does not beat @task(timeout='1s')",
+          not r.ok and r.error.get("error_type") == "timeout"
+          and r.error.get("message") == "timeout after 1s", r)
+
+
+# ---------------------------------------------------------------- grants never in a snapshot
+
+GRANTS_MAIN = '''import os
+from capsule import task
+
+IMPORT_ENV = os.environ.get("SNAPTEST_V")
+try:
+    IMPORT_FILES = sorted(os.listdir("/d"))
+except OSError as e:
+    IMPORT_FILES = type(e).__name__
+
+@task()
+def main():
+    try:
+        with open("/d/secret.txt") as f:
+            data = f.read()
+    except OSError as e:
+        data = "error:" + type(e).__name__
+    return {"import_env": IMPORT_ENV, "import_files": IMPORT_FILES,
+            "env": os.environ.get("SNAPTEST_V"), "getenv": os.getenv("SNAPTEST_V"),
+            "file": data, "environ": sorted(os.environ)}
+'''
+
+
+def case_grants(tmp):
+    proj = new_project(tmp, "grants", {"main.py": GRANTS_MAIN})
+    os.makedirs(os.path.join(proj, "d"))
+    write(proj, "d/secret.txt", "topsecret")
+    grants = ["--mount", "d::/d", "--env", "SNAPTEST_V=granted"]
+    r1 = run(proj, *grants, "main.py")
+    res = r1.result or {}
+    check("a run with grants builds the snapshot and sees its grants",
+          r1.ok and r1.built and res.get("env") == "granted" and res.get("getenv") == "granted"
+          and res.get("file") == "topsecret" and "SNAPTEST_V" in res.get("environ", []), r1)
+    check("the import (in the snapshot) saw no grant",
+          r1.ok and res.get("import_env") is None
+          and not isinstance(res.get("import_files"), list), r1)
+
+    # The host has the variable too: without --env it must still not reach the guest.
+    r2 = run(proj, "main.py", env={"SNAPTEST_V": "host-value"})
+    res = r2.result or {}
+    check("a restored run without grants: no variable, the file refused",
+          r2.ok and r2.restored and not r2.built and res.get("env") is None
+          and res.get("getenv") is None and "SNAPTEST_V" not in res.get("environ", ["?"])
+          and str(res.get("file")).startswith("error:"), r2)
+
+    r3 = run(proj, *grants, "main.py")
+    res = r3.result or {}
+    check("a restored run with grants sees them",
+          r3.ok and r3.restored and res.get("env") == "granted" and res.get("file") == "topsecret",
+          r3)
+    r4 = run(proj, "--env", "SNAPTEST_V", "main.py", env={"SNAPTEST_V": "from-host"})
+    res = r4.result or {}
+    check("--env NAME (the host's value) after a restore",
+          r4.ok and r4.restored and res.get("env") == "from-host"
+          and str(res.get("file")).startswith("error:"), r4)
+    r5 = run(proj, "--env", "SNAPTEST_V=other", "main.py")
+    res = r5.result or {}
+    check("a different value in the next run", r5.ok and res.get("env") == "other"
+          and res.get("environ") == ["SNAPTEST_V"], r5)
+    check("grants did not change the key (one snapshot)", len(snaps(proj)) == 1, snaps(proj))
+
+
+# ---------------------------------------------------------------- every run starts pristine
+
+STATE_MAIN = '''import os
+import random
+import uuid
+from capsule import task
+
+COUNTER = 0
+SEEN = []
+CACHE = {}
+
+@task()
+def main():
+    global COUNTER
+    COUNTER += 1
+    SEEN.append(len(SEEN))
+    CACHE.setdefault("first", os.urandom(4).hex())
+    return {"counter": COUNTER, "seen": SEEN, "cache": CACHE["first"],
+            "random": [random.random() for _ in range(3)], "randint": random.getrandbits(64),
+            "urandom": os.urandom(16).hex(), "uuid": str(uuid.uuid4())}
+
+@task(name="sq", compute="LOW")
+def sq(x):
+    return x * x
+
+@task(name="fan")
+def fan(n):
+    return [sq(i) for i in range(int(n))]
+'''
+
+
+def case_fresh_state(tmp):
+    proj = new_project(tmp, "state", {"main.py": STATE_MAIN})
+    runs = [run(proj, "main.py") for _ in range(3)]
+    check("three runs: built once, then restored",
+          all(r.ok for r in runs) and runs[0].built and runs[1].restored and runs[2].restored
+          and not runs[1].built and not runs[2].built, runs)
+    res = [r.result or {} for r in runs]
+    check("module-level state is not carried from run to run",
+          all(x.get("counter") == 1 and x.get("seen") == [0] for x in res), res)
+    check("a module-level cache filled by one run is empty in the next",
+          len({x.get("cache") for x in res}) == 3, [x.get("cache") for x in res])
+    for k in ("random", "randint", "urandom", "uuid"):
+        vals = [json.dumps(x.get(k)) for x in res]
+        check(f"{k} differs between restored runs", len(set(vals)) == 3 and "null" not in vals,
+              vals)
+    check("random.random() values are in [0, 1)",
+          all(0 <= v < 1 for x in res for v in (x.get("random") or [-1])), res)
+    r = run(proj, "--task", "fan", "main.py", "5")
+    check("sub-tasks (restored from the same snapshot) work",
+          r.ok and r.result == [0, 1, 4, 9, 16] and r.restored, r)
+
+
+# ---------------------------------------------------------------- damaged files
+
+def snapshot_layout(path):
+    """(memory image offset, pages, meta offset) of a snapshot file (src/wasm/snapshot.c)."""
+    with open(path, "rb") as f:
+        head = f.read(88)
+        state_off, state_len, meta_off = struct.unpack_from("<QQQ", head, 48)
+        f.seek(state_off + state_len - 12)
+        pages, image = struct.unpack("<IQ", f.read(12))
+    return image, pages, meta_off
+
+
+def case_damaged(tmp):
+    proj = new_project(tmp, "damaged", {"main.py": 'from capsule import task\n\n@task()\n'
+                                                   'def main(x):\n    return {"ok": x}\n'})
+    r = run(proj, "main.py", "0")
+    (name,) = snaps(proj) or {"?"}
+    path = snap_path(proj, name)
+    check("damaged: the first run builds", r.ok and r.built and os.path.isfile(path), r)
+    if not os.path.isfile(path):
+        return
+    with open(path, "rb") as f:
+        good = f.read()
+    size = len(good)
+
+    def damage(how, fn):
+        with open(path, "wb") as f:
+            f.write(good)
+        fn()
+        r = run(proj, "main.py", how)
+        check(f"damaged ({how}): ignored and rebuilt, the run succeeds",
+              r.ok and r.result == {"ok": how} and r.built and not r.restored, r)
+        ok = os.path.isfile(path) and os.stat(path).st_size == size
+        r2 = run(proj, "main.py", how + "-again")
+        check(f"damaged ({how}): the rebuilt file is restored next time",
+              ok and r2.ok and r2.restored and not r2.built
+              and r2.result == {"ok": how + "-again"}, r2)
+
+    def patch(off, data):
+        def fn():
+            with open(path, "r+b") as f:
+                f.seek(off)
+                f.write(data)
+        return fn
+
+    def cut(n):
+        def fn():
+            os.truncate(path, n)
+        return fn
+
+    image, pages, meta_off = snapshot_layout(path)
+    damage("truncated to half", cut(size // 2))
+    damage("truncated to 10 bytes", cut(10))
+    damage("empty", cut(0))
+    damage("magic overwritten", patch(0, b"XXXX"))
+    damage("a count in the header overwritten", patch(28, b"\xff\xff\x00\x00"))
+    damage("state section overwritten", patch(88, b"\xee" * 64))
+    damage("meta overwritten", patch(meta_off, b"\x00garbage"))
+    damage("one byte appended", lambda: open(path, "ab").write(b"\0"))
+
+    # A stale file: another version's snapshot under this key's name is not restored.
+    write(proj, "main.py", 'from capsule import task\n\n@task()\n'
+                           'def main(x):\n    return {"stale": x}\n')
+    r = run(proj, "main.py", "s")
+    other = snaps(proj) - {name}
+    check("damaged: an edited version builds its own snapshot", r.ok and len(other) == 1, r)
+    write(proj, "main.py", 'from capsule import task\n\n@task()\n'
+                           'def main(x):\n    return {"ok": x}\n')
+    if other:
+        shutil.copyfile(snap_path(proj, other.pop()), path)
+        r = run(proj, "main.py", "swapped")
+        check("damaged: another key's snapshot under this name is ignored and rebuilt",
+              r.ok and r.result == {"ok": "swapped"} and r.built, r)
+
+    # The memory image: 4 MiB of pages that hold the interpreter's state overwritten. Nothing
+    # in the header notices; the run must still not succeed with a wrong result.
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    image, pages, meta_off = snapshot_layout(path)
+    used = [i for i in range(pages)
+            if any(data[image + i * 65536:image + (i + 1) * 65536])]
+    if used:
+        start = image + used[0] * 65536
+        end = min(start + (4 << 20), image + pages * 65536)
+        data[start:end] = b"\x5a" * (end - start)
+        with open(path, "wb") as f:
+            f.write(data)
+        r = run(proj, "main.py", "image")
+        check("damaged (memory image overwritten): the run succeeds with the right result",
+              r.ok and r.result == {"ok": "image"}, r)
+
+
+# ---------------------------------------------------------------- failing imports
+
+def case_import_error(tmp):
+    main = ('from capsule import task\nimport helper\n\n@task()\n'
+            'def main():\n    return helper.H\n')
+    proj = new_project(tmp, "importerr", {
+        "main.py": main, "helper.py": "H = 1\nraise KeyError('boom at import')\n"})
+
+    def is_boom(r):
+        e = r.error
+        return (not r.ok and e.get("error_type") == "task_error" and e.get("exception") == "KeyError"
+                and "boom at import" in e.get("message", "")
+                and 'helper.py", line 2' in e.get("traceback", ""))
+
+    r = run(proj, "main.py")
+    check("import raises (no snapshot yet): task_error with the exception", is_boom(r), r)
+    check("import raises: no snapshot is saved", snaps(proj) == set(), snaps(proj))
+    r = run(proj, "main.py")
+    check("import raises, second run: the same task_error", is_boom(r) and snaps(proj) == set(), r)
+    r = run(proj, "--no-snapshot", "main.py")
+    check("import raises, --no-snapshot: the same task_error", is_boom(r), r)
+
+    write(proj, "helper.py", "H = 1\n")
+    r = run(proj, "main.py")
+    good = snaps(proj)
+    check("fixed: builds and runs", r.ok and r.result == 1 and r.built and len(good) == 1, r)
+    write(proj, "helper.py", "H = 1\nraise KeyError('boom at import')\n")
+    r = run(proj, "main.py")
+    check("import raises with an older snapshot present: task_error (not the old code)",
+          is_boom(r) and snaps(proj) == good, r)
+    write(proj, "helper.py", "H = 1\n")
+    r = run(proj, "main.py")
+    check("fixed again: the earlier snapshot is restored", r.ok and r.result == 1 and r.restored,
+          r)
+
+    write(proj, "main.py", "from capsule import task\n\ndef main(:\n    pass\n")
+    r = run(proj, "main.py")
+    check("a syntax error in main.py: task_error SyntaxError",
+          not r.ok and r.error.get("error_type") == "task_error"
+          and r.error.get("exception") == "SyntaxError", r)
+    write(proj, "main.py", 'from capsule import task\n\n@task(ram="64XB")\ndef main():\n'
+                           '    return 1\n')
+    r = run(proj, "main.py")
+    check("a bad @task option: the run fails and names it",
+          not r.ok and r.error.get("error_type") in ("invalid_config", "task_error")
+          and "64XB" in r.error.get("message", ""), r)
+
+
+# ---------------------------------------------------------------- the worker
+
+WORKER_MAIN = '''from capsule import task
+
+COUNTER = 0
+
+@task(compute="LOW")
+def main(x):
+    global COUNTER
+    COUNTER += 1
+    return {"double": int(x) * 2, "counter": COUNTER}
+
+@task(name="loop", compute="LOW")
+def loop(n):
+    total = 0
+    for i in range(int(n)):
+        total += i
+    return total
+'''
+
+
+def case_worker(tmp):
+    proj = new_project(tmp, "worker", {"main.py": WORKER_MAIN})
+    reqs = [{"id": i, "file": "main.py", "args": [str(i * 7)]} for i in range(5)]
+    reqs.append({"id": "low", "file": "main.py", "task_name": "loop", "args": [str(LOOP_N)]})
+    reqs.append({"id": "high", "file": "main.py", "task_name": "loop", "args": [str(LOOP_N)],
+                 "policy": {"compute": "HIGH"}})
+    text = "".join(json.dumps(r) + "\n" for r in reqs)
+    p = subprocess.run([CAPSULE, "worker", "--threads", "2", "--no-journal"], input=text,
+                       capture_output=True, text=True, cwd=proj, timeout=600)
+    got = {}
+    for line in p.stdout.splitlines():
+        try:
+            r = json.loads(line)
+        except ValueError:
+            continue
+        got[json.dumps(r.get("id"))] = r.get("output") or {"request_error": r.get("error")}
+    check("worker: exit 0 and one response per request",
+          p.returncode == 0 and len(got) == len(reqs), (p.returncode, p.stdout[-1500:],
+                                                       p.stderr[-1500:]))
+    bad = {i: got.get(str(i)) for i in range(5)
+           if not ((got.get(str(i)) or {}).get("success")
+                   and got[str(i)].get("result") == {"double": i * 14, "counter": 1})}
+    check("worker: 5 requests of one main.py, each from a pristine snapshot", not bad, bad)
+    low, high = got.get('"low"') or {}, got.get('"high"') or {}
+    check("worker: the task's own @task(compute='LOW') applies",
+          not low.get("success") and (low.get("error") or {}).get("error_type") == "out_of_fuel",
+          low)
+    check("worker: a request's policy beats it",
+          high.get("success") and high.get("result") == LOOP_N * (LOOP_N - 1) // 2, high)
+    check("worker: one snapshot file", len(snaps(proj)) == 1, snaps(proj))
+
+
+CASES = [case_lifecycle, case_build_command, case_own_options, case_grants, case_fresh_state,
+         case_damaged, case_import_error, case_worker]
+
+
+def main():
+    global CAPSULE
+    if len(sys.argv) != 3:
+        print(__doc__)
+        return 2
+    CAPSULE = os.path.abspath(sys.argv[1])
+    pydir = os.path.abspath(sys.argv[2])
+    if not os.path.exists(CAPSULE):
+        print(f"skip: {CAPSULE} not found")
+        return 77
+    if not os.path.exists(os.path.join(pydir, "capsule-python.wasm")):
+        print(f"skip: {pydir}/capsule-python.wasm not built (scripts/build-python.sh)")
+        return 77
+    os.environ["CAPSULE_PYTHON_DIR"] = pydir
+    os.environ.pop("SNAPTEST_V", None)
+    only = os.environ.get("SNAPTEST_ONLY")  # e.g. SNAPTEST_ONLY=grants,worker for one case
+    with tempfile.TemporaryDirectory(prefix="capsule-snaptest-") as tmp:
+        for case in CASES:
+            if only and case.__name__[5:] not in only.split(","):
+                continue
+            print(f"-- {case.__name__[5:]}")
+            try:
+                case(tmp)
+            except Exception as e:  # a crash in one case must not hide the others
+                check(f"{case.__name__} raised {type(e).__name__}: {e}", False)
+    print(f"{len(failures)} failure(s)" if failures else "all ok")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
