@@ -396,7 +396,7 @@ def main():
     SEEN.append(len(SEEN))
     CACHE.setdefault("first", os.urandom(4).hex())
     return {"counter": COUNTER, "seen": SEEN, "cache": CACHE["first"],
-            "random": [random.random() for _ in range(3)], "randint": random.getrandbits(64),
+            "random": [random.random() for _ in range(3)], "randint": random.getrandbits(62),
             "urandom": os.urandom(16).hex(), "uuid": str(uuid.uuid4())}
 
 @task(name="sq", compute="LOW")
