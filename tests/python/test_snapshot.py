@@ -624,8 +624,65 @@ def case_worker(tmp):
     check("worker: one snapshot file", len(snaps(proj)) == 1, snaps(proj))
 
 
+# ---------------------------------------------------------------- entries, data files, races
+
+ENTRY = '''import json
+import os
+from capsule import task
+
+with open(os.path.join(os.path.dirname(__file__), "config.json")) as f:
+    CONFIG = json.load(f)
+
+@task()
+def main():
+    return {"entry": "%s", "config": CONFIG}
+'''
+
+
+def case_entries(tmp):
+    proj = new_project(tmp, "entries", {"main.py": ENTRY % "main", "other.py": ENTRY % "other",
+                                        "config.json": '{"v": 1}'})
+    # Three first runs at once (separate processes) all succeed and leave one whole file.
+    procs = [subprocess.Popen([CAPSULE, "run", "--json", "--no-journal", "main.py"], cwd=proj,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    envs = []
+    for out, _ in outs:
+        try:
+            envs.append(json.loads(out.strip().splitlines()[-1]))
+        except (ValueError, IndexError):
+            envs.append(None)
+    check("three concurrent first runs all succeed",
+          all(e and e.get("success") and e.get("result") == {"entry": "main", "config": {"v": 1}}
+              for e in envs), (envs, [err[-500:] for _, err in outs]))
+    left = os.listdir(os.path.join(proj, ".capsule", "snapshots"))
+    check("... and leave one snapshot, no temporary files",
+          len(snaps(proj)) == 1 and len(left) == 1, left)
+    r = run(proj, "main.py")
+    check("... which the next run restores", r.ok and r.restored, r)
+
+    before = snaps(proj)
+    r = run(proj, "other.py")
+    check("another entry in the same directory has its own snapshot",
+          r.ok and r.built and len(snaps(proj) - before) == 1
+          and r.result == {"entry": "other", "config": {"v": 1}}, r)
+    r = run(proj, "main.py")
+    check("... and main.py still restores its own",
+          r.ok and r.restored and r.result == {"entry": "main", "config": {"v": 1}}, r)
+
+    # A data file the code reads at import time is part of the snapshot's state: a run after
+    # editing it must see the new contents, as a run without a snapshot does.
+    write(proj, "config.json", '{"v": 2}')
+    r0 = run(proj, "--no-snapshot", "main.py")
+    r = run(proj, "main.py")
+    check("editing a data file read at import time: the next run sees it",
+          r0.ok and r0.result == {"entry": "main", "config": {"v": 2}}
+          and r.ok and r.result == r0.result, (r0, r))
+
+
 CASES = [case_lifecycle, case_build_command, case_own_options, case_grants, case_fresh_state,
-         case_damaged, case_import_error, case_worker]
+         case_damaged, case_import_error, case_worker, case_entries]
 
 
 def main():
