@@ -264,6 +264,26 @@ def case_import_error(proj):
               and "boom at import" in r.error.get("message", "") and snaps(proj) == before, r)
 
 
+def case_damaged(proj):
+    write(proj, "main.ts", main_ts("damaged"))
+    r = run(proj, "main.ts")
+    new = [n for n in snaps(proj) if n[:-5] in r.p.stderr]
+    check("damaged: a new version builds", r.ok and r.built and len(new) == 1, r)
+    if not new:
+        return
+    path = os.path.join(proj, ".capsule", "snapshots", new[0])
+    size = os.stat(path).st_size
+    for label, n in (("truncated to half", size // 2), ("empty", 0)):
+        os.truncate(path, n)
+        r = run(proj, "main.ts", label)
+        check(f"damaged ({label}): ignored and rebuilt, the run succeeds",
+              r.ok and r.built and not r.restored and (r.result or {}).get("args") == [label]
+              and (r.result or {}).get("v") == "damaged", r)
+        r = run(proj, "main.ts")
+        check(f"damaged ({label}): the rebuilt file is restored next time",
+              r.ok and r.restored and os.stat(path).st_size == size, r)
+
+
 def main():
     global CAPSULE
     if len(sys.argv) != 3:
@@ -289,7 +309,7 @@ def main():
         write(proj, "lib.ts", "export const H = 1;\n")
         write(proj, "d/secret.txt", "topsecret")
         for case in (case_lifecycle, case_grants, case_fresh_state, case_own_options,
-                     case_import_error):
+                     case_import_error, case_damaged):
             print(f"-- {case.__name__[5:]}")
             try:
                 case(proj)
