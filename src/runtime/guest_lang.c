@@ -169,18 +169,28 @@ kb_tree(keybuf *k, const char *dir, int depth, size_t *budget, unsigned *files)
 }
 
 static void
-key_hex(keybuf *k, char out[65])
+hex(const uint8_t *h, int n, char *out)
 {
-    uint8_t h[32];
-    cap_sha256(k->p ? k->p : (const uint8_t *)"", k->len, h);
-    for (int i = 0; i < 32; i++) {
+    for (int i = 0; i < n; i++) {
         snprintf(out + 2 * i, 3, "%02x", h[i]);
     }
 }
 
+/* "<entry>-<digest>": the first 8 bytes of the entry path's hash, then the key's. */
+static void
+key_hex(keybuf *k, const char *entry, char *out)
+{
+    uint8_t h[32];
+    cap_sha256((const uint8_t *)entry, strlen(entry), h);
+    hex(h, 8, out);
+    out[16] = '-';
+    cap_sha256(k->p ? k->p : (const uint8_t *)"", k->len, h);
+    hex(h, 32, out + 17);
+}
+
 /* Adds the parts every runtime shares (format, module, mounts, environment) and hashes. */
 static cap_status
-finish_key(cap_guest_run *g, keybuf *k, cap_error_t *err)
+finish_key(cap_guest_run *g, keybuf *k, const char *entry, cap_error_t *err)
 {
     kb_str(k, "capsule-prepared-start-1");
     kb_identity(k, g->module);
@@ -194,7 +204,7 @@ finish_key(cap_guest_run *g, keybuf *k, cap_error_t *err)
     if (k->oom) {
         return cap_rt_fail(err, CAP_ERR_NOMEM, "out of memory");
     }
-    key_hex(k, g->snapshot_key);
+    key_hex(k, entry, g->snapshot_key);
     return CAP_OK;
 }
 
@@ -333,7 +343,7 @@ prepare_python(const char *real, cap_guest_run *g, cap_error_t *err)
     kb_str(&k, "app");
     files = 0;
     kb_tree(&k, app, 0, &budget, &files);
-    st = finish_key(g, &k, err);
+    st = finish_key(g, &k, real, err);
     cap_free(k.p);
     return st;
 }
@@ -479,7 +489,7 @@ prepare_js(const char *real, const char *project_dir, cap_guest_run *g, cap_erro
     kb_contents(&k, file, &budget);
     snprintf(file, sizeof file, "%s/main.mjs.map", outreal);
     kb_contents(&k, file, &budget);
-    st = finish_key(g, &k, err);
+    st = finish_key(g, &k, real, err);
     cap_free(k.p);
     return st;
 }

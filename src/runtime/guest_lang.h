@@ -35,8 +35,9 @@ typedef struct cap_guest_run {
     /* The prepared start's key: a SHA-256 (hex) over the snapshot format, the runtime module's
      * identity (path, inode, size, mtime), the runtime's own package files, the user's code
      * (the contents of the .py files under the entry's directory, or the JavaScript bundle),
-     * the code mounts and the environment above. */
-    char snapshot_key[65];
+     * the code mounts and the environment above; prefixed with 16 hex digits naming the entry
+     * file ("<entry>-<digest>"), so that a new snapshot of an entry replaces its old ones. */
+    char snapshot_key[16 + 1 + 64 + 1];
     /* Where snapshots live: PROJECT/.capsule/snapshots. */
     char *snapshot_dir;
 } cap_guest_run;

@@ -7,6 +7,7 @@
 #include "runtime/task.h"
 #include "util/alloc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -323,6 +324,30 @@ build(cap_task_runner *rt, const cap_prepare_spec *ps, cap_prepared **out, cap_e
     return st;
 }
 
+/* Removes the other snapshots of the same entry ("<entry>-*.snap" but this key): each edit of
+ * the code would otherwise leave megabytes behind. A process that opened one has its own copy. */
+static void
+prune_older(const cap_prepare_spec *ps)
+{
+    const char *dash = strchr(ps->key, '-');
+    DIR *d = ps->dir && dash ? opendir(ps->dir) : NULL;
+    if (!d) {
+        return;
+    }
+    size_t plen = (size_t)(dash - ps->key) + 1;
+    size_t klen = strlen(ps->key);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        size_t len = strlen(n);
+        if (len == klen + 5 && strncmp(n, ps->key, plen) == 0 && strcmp(n + klen, ".snap") == 0 &&
+            strncmp(n, ps->key, klen) != 0) {
+            unlinkat(dirfd(d), n, 0);
+        }
+    }
+    closedir(d);
+}
+
 static bool
 is_building(cap_prepared_table *t, const char *key)
 {
@@ -395,6 +420,9 @@ cap_prepared_get(cap_task_runner *rt, const cap_prepare_spec *ps, cap_prepared *
     if (!p) {
         *source = CAP_PREPARED_BUILT;
         st = build(rt, ps, &p, err);
+        if (st == CAP_OK) {
+            prune_older(ps);
+        }
     }
 
     pthread_mutex_lock(&t->lock);
