@@ -12,6 +12,7 @@ been built (scripts/build-python.sh)."""
 
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -132,8 +133,8 @@ def case_lifecycle(tmp):
     check("first run's result", r1.result == {"v": "one", "h": 1, "args": ["a", "b"]}, r1)
     (key1,) = s1 or {"?"}
     path1 = snap_path(proj, key1)
-    check("the .snap file is named by a SHA-256 key",
-          len(key1) == 64 + 5 and all(c in "0123456789abcdef" for c in key1[:64]), key1)
+    check("the .snap file is named <entry>-<SHA-256 key>.snap",
+          re.fullmatch(r"[0-9a-f]{16}-[0-9a-f]{64}\.snap", key1) is not None, key1)
     st1 = os.stat(path1) if os.path.exists(path1) else None
     check("stderr names the snapshot file", key1 in r1.p.stderr, r1.p.stderr[-800:])
 
@@ -151,6 +152,8 @@ def case_lifecycle(tmp):
     new = snaps(proj) - s1
     check("editing main.py builds a new snapshot under a new key",
           r3.ok and r3.built and len(new) == 1, (r3, snaps(proj)))
+    check("... of the same entry (same name prefix), and the older one is removed",
+          snaps(proj) == new and all(n[:17] == key1[:17] for n in new), snaps(proj))
     check("the edited code runs", r3.result == {"v": "two", "h": 1, "args": []}, r3)
     r4 = run(proj, "main.py")
     check("and is restored next time", r4.ok and r4.restored and not r4.built
@@ -171,13 +174,14 @@ def case_lifecycle(tmp):
     check("--no-snapshot neither builds nor restores",
           not r6.built and not r6.restored and snaps(proj) == before, r6)
 
-    # Back to an earlier version of the code: its snapshot is still there and is restored.
+    # Back to the first version of the code: the same key as the first run (its file was
+    # removed by a newer build, so it is built again under that name).
     write(proj, "main.py", LIFE_MAIN % "one")
     write(proj, "helper.py", "H = 1\n")
     r7 = run(proj, "main.py")
-    check("reverting the code restores the first snapshot again",
-          r7.ok and r7.restored and key1 in r7.p.stderr
-          and r7.result == {"v": "one", "h": 1, "args": []}, r7)
+    check("reverting the code comes back to the first key",
+          r7.ok and (r7.built or r7.restored) and key1 in r7.p.stderr and snaps(proj) == {key1}
+          and r7.result == {"v": "one", "h": 1, "args": []}, (r7, snaps(proj)))
 
 
 def case_build_command(tmp):
