@@ -433,6 +433,14 @@ def case_fresh_state(tmp):
     r = run(proj, "--task", "fan", "main.py", "5")
     check("sub-tasks (restored from the same snapshot) work",
           r.ok and r.result == [0, 1, 4, 9, 16] and r.restored, r)
+    # (A new .py file in the directory: every entry's key changes from here on.)
+    write(proj, "printer.py", 'from capsule import task\nprint("at import")\n\n'
+                              '@task()\ndef main():\n    print("in main")\n    return 1\n')
+    outs = [run(proj, *extra, "printer.py") for extra in ([], [], ["--no-snapshot"])]
+    check("stdout of built, restored and --no-snapshot runs is the same",
+          all(r.ok for r in outs) and outs[1].restored
+          and len({r.env.get("stdout") for r in outs}) == 1
+          and "in main" in outs[0].env.get("stdout", ""), outs)
 
 
 # ---------------------------------------------------------------- damaged files
@@ -674,6 +682,13 @@ def case_entries(tmp):
     r = run(proj, "main.py")
     check("... and main.py still restores its own",
           r.ok and r.restored and r.result == {"entry": "main", "config": {"v": 1}}, r)
+
+    # No place to keep snapshots (.capsule is a file): the run still works.
+    nowhere = new_project(tmp, "nowhere", {"main.py": ENTRY % "nowhere", "config.json": "[]",
+                                           ".capsule": "not a directory"})
+    r = run(nowhere, "main.py")
+    check("no .capsule directory can be made: the run still succeeds",
+          r.ok and r.result == {"entry": "nowhere", "config": []}, r)
 
     # A data file the code reads at import time is part of the snapshot's state: a run after
     # editing it must see the new contents, as a run without a snapshot does.
