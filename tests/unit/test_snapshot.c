@@ -192,6 +192,26 @@ static const uint8_t f_wasm[] = {
     0x0a, 0x08, 0x01, 0x06, 0x00, 0x42, 0x7f, 0x24, 0x00, 0x0b,
 };
 
+/* (module
+ *   (memory (export "mem") 1)
+ *   (global $n (export "n") (mut i32) (i32.const 0))
+ *   (data (i32.const 0) "seg!")
+ *   (func $start
+ *     (global.set $n (i32.add (global.get $n) (i32.const 1)))
+ *     (i32.store (i32.const 8) (i32.add (i32.load (i32.const 8)) (i32.const 1))))
+ *   (start $start)
+ *   (func (export "clobber") (i32.store (i32.const 0) (i32.const 0x21212121)))
+ * ) */
+static const uint8_t g_wasm[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00, 0x03, 0x03,
+    0x02, 0x00, 0x00, 0x05, 0x03, 0x01, 0x00, 0x01, 0x06, 0x06, 0x01, 0x7f, 0x01, 0x41, 0x00, 0x0b,
+    0x07, 0x15, 0x03, 0x03, 0x6d, 0x65, 0x6d, 0x02, 0x00, 0x01, 0x6e, 0x03, 0x00, 0x07, 0x63, 0x6c,
+    0x6f, 0x62, 0x62, 0x65, 0x72, 0x00, 0x01, 0x08, 0x01, 0x00, 0x0a, 0x26, 0x02, 0x16, 0x00, 0x23,
+    0x00, 0x41, 0x01, 0x6a, 0x24, 0x00, 0x41, 0x08, 0x41, 0x08, 0x28, 0x02, 0x00, 0x41, 0x01, 0x6a,
+    0x36, 0x02, 0x00, 0x0b, 0x0d, 0x00, 0x41, 0x00, 0x41, 0xa1, 0xc2, 0x84, 0x89, 0x02, 0x36, 0x02,
+    0x00, 0x0b, 0x0b, 0x0a, 0x01, 0x00, 0x41, 0x00, 0x0b, 0x04, 0x73, 0x65, 0x67, 0x21,
+};
+
 #define PAGE   65536u
 #define HEADER 88u
 /* Header fields of the snapshot format (src/wasm/snapshot.c), by byte offset. */
@@ -630,6 +650,35 @@ test_snapshot_of_restored_instance(void **state)
     a_free(a);
 }
 
+/* Restoring runs neither the start function nor the active segments, and charges no fuel. */
+static void
+test_snapshot_restore_runs_no_code(void **state)
+{
+    (void)state;
+    cap_module_t *m = load(g_wasm, sizeof g_wasm);
+    ie e;
+    ie_new(&e, 0);
+    ie_instantiate(&e, m);
+    assert_int_equal(global_of(&e, "n").of.i32, 1);
+    call_ok(&e, "clobber", 0, 0, 0);
+    int fd = write_snap(e.inst, NULL);
+    ie_free(&e);
+    cap_snapshot_t *s = open_snap(fd);
+    ie_new(&e, 0);
+    cap_store_set_fuel(e.store, 1000);
+    ie_restore_ok(&e, m, s);
+    assert_true(cap_store_fuel_consumed(e.store) == 0);
+    assert_int_equal(global_of(&e, "n").of.i32, 1);
+    const uint8_t *d = cap_memory_data(mem_of(&e));
+    assert_memory_equal(d, "!!!!", 4); // not the data segment's "seg!"
+    assert_int_equal(d[8], 1);         // the start function ran once, before the snapshot
+    assert_true(cap_store_memory_used(e.store) == PAGE);
+    ie_free(&e);
+    cap_snapshot_free(s);
+    close(fd);
+    cap_module_free(m);
+}
+
 /* A module that imports an immutable global (its value comes from the linker) and has no
  * table: the saved state holds only the defined global. */
 static void
@@ -737,6 +786,7 @@ test_snapshot_memory_cap(void **state)
     ie_free(&e);
     ie_new(&e, 3 * PAGE); // exactly enough
     ie_restore_ok(&e, a->m, s);
+    assert_true(cap_store_memory_used(e.store) == 3 * PAGE);
     check_a_state(&e, a->mem);
     uint32_t old;
     assert_int_not_equal(cap_memory_grow(mem_of(&e), 1, &old), CAP_OK);
@@ -1156,6 +1206,7 @@ main(void)
         cmocka_unit_test(test_snapshot_restores_every_piece),
         cmocka_unit_test(test_snapshot_restore_is_private),
         cmocka_unit_test(test_snapshot_of_restored_instance),
+        cmocka_unit_test(test_snapshot_restore_runs_no_code),
         cmocka_unit_test(test_snapshot_imported_immutable_global),
         cmocka_unit_test(test_snapshot_no_memory),
         cmocka_unit_test(test_snapshot_other_module_link),
