@@ -445,7 +445,7 @@ cli_task_run(int argc, char **argv)
         } else if (verbose) {
             fprintf(stderr, "capsule: snapshot %s %s (%llu ms)\n",
                     src == CAP_PREPARED_BUILT ? "built:" : "restored from",
-                    cap_prepared_path(prep),
+                    cap_prepared_path(prep)[0] ? cap_prepared_path(prep) : "(in memory)",
                     (unsigned long long)(cap_rt_monotonic_ms() - t0));
         }
     }

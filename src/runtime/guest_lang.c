@@ -143,7 +143,8 @@ has_suffix(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* The .py files under dir, in name order (not hidden directories, __pycache__, node_modules). */
+/* The files under dir, in name order (not hidden ones, __pycache__, node_modules): .py files by
+ * content, others by identity. */
 static void
 kb_tree(keybuf *k, const char *dir, int depth, size_t *budget, unsigned *files)
 {
@@ -161,6 +162,11 @@ kb_tree(keybuf *k, const char *dir, int depth, size_t *budget, unsigned *files)
             } else if (S_ISREG(st.st_mode) && has_suffix(name, ".py")) {
                 (*files)++;
                 kb_contents(k, path, budget);
+            } else if (S_ISREG(st.st_mode)) {
+                /* Data files the code may read at import (a config.json): by identity, which
+                 * is cheap for big ones. */
+                (*files)++;
+                kb_identity(k, path);
             }
         }
         free(names[i]);

@@ -211,6 +211,10 @@ load_file(const char *path, const char *key, cap_prepare_spec const *ps, int fd_
         }
     } else {
         cap_snapshot_free(snap);
+        if (ps->event_fn) {
+            ps->event_fn(ps->event_user, 0, "snapshot: ignoring a stale or foreign file "
+                                            "(rebuilding)");
+        }
     }
     json_decref(m);
     return p;

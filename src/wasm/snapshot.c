@@ -2,10 +2,14 @@
 /* Instance snapshots: save an instance's state (memories, globals, tables, dropped segments) to a
  * file and start later instances of the same module from it, memory mapped copy-on-write.
  *
- * File format (little-endian), version 1:
+ * File format (little-endian), version 2:
  *   header   "CAPSNAP1", u32 version, u32 header size, u64 module length, u32 nfuncs, nglobals,
- *            ntables, nmems, nelems, ndatas, u64 state offset, state length, meta offset,
- *            meta length, file length
+ *            ntables, nmems, nelems, ndatas, u64 checksum, u64 state offset, state length, meta
+ *            offset, meta length, file length (these five last: cap_snapshot_set_meta patches
+ *            them)
+ * The checksum covers the state section and every non-zero 64 KiB page of the images with its
+ * offset, so a damaged file is refused rather than restored (it guards against accidents; who
+ * can write the file can write any state, which is no more than the guest could reach).
  *   state    per global: u64 value (funcref: function index + 1, 0 = null; 0 for an import)
  *            per defined table: u32 size, then size x u32 (function index + 1, 0 = null)
  *            per element segment: u8 dropped; per data segment: u8 dropped
@@ -27,8 +31,8 @@
 #include <unistd.h>
 
 #define SNAP_MAGIC   "CAPSNAP1"
-#define SNAP_VERSION 1u
-#define SNAP_HEADER  (8 + 4 + 4 + 8 + 6 * 4 + 5 * 8)
+#define SNAP_VERSION 2u
+#define SNAP_HEADER  (8 + 4 + 4 + 8 + 6 * 4 + 8 + 5 * 8)
 
 struct cap_snapshot_t {
     uint64_t module_len;
@@ -194,6 +198,30 @@ align64k(uint64_t n)
     return (n + CAP_PAGE_SIZE - 1) / CAP_PAGE_SIZE * CAP_PAGE_SIZE;
 }
 
+/* A fast 64-bit mixing hash over 8-byte words (a tail is zero-padded): for detecting damage, not
+ * forgery. */
+static uint64_t
+mix(uint64_t h, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t w = 0;
+        memcpy(&w, p + i, n - i < 8 ? n - i : 8);
+        h ^= w;
+        h *= 0x9E3779B97F4A7C15ull;
+        h ^= h >> 29;
+    }
+    h ^= n;
+    return h * 0xBF58476D1CE4E5B9ull;
+}
+
+static uint64_t
+mix_page(uint64_t h, uint64_t offset, const uint8_t *page)
+{
+    uint8_t o[8];
+    memcpy(o, &offset, 8);
+    return mix(mix(h, o, 8), page, CAP_PAGE_SIZE);
+}
+
 cap_status
 cap_snapshot_write(const cap_instance_t *inst, int fd, const void *meta, size_t meta_len,
                    cap_error_t *err)
@@ -267,6 +295,19 @@ cap_snapshot_write(const cap_instance_t *inst, int fd, const void *meta, size_t 
         rc = cap_fail(err, CAP_ERR_NOMEM, UINT64_MAX, "out of memory");
         goto out;
     }
+    uint64_t sum = mix(0x6361707375ull, st.p, st.len);
+    {
+        uint64_t at = images;
+        for (uint32_t i = 0; i < m->nmems; i++) {
+            const cap_memory_t *mem = inst->mems[i];
+            for (uint64_t off = 0; off < mem->size; off += CAP_PAGE_SIZE) {
+                if (!all_zero(mem->data + off, CAP_PAGE_SIZE)) {
+                    sum = mix_page(sum, at + off, mem->data + off);
+                }
+            }
+            at += mem->size;
+        }
+    }
     buf h = {0};
     put(&h, SNAP_MAGIC, 8);
     put_u32(&h, SNAP_VERSION);
@@ -278,6 +319,7 @@ cap_snapshot_write(const cap_instance_t *inst, int fd, const void *meta, size_t 
     put_u32(&h, m->nmems);
     put_u32(&h, m->nelems);
     put_u32(&h, m->ndatas);
+    put_u64(&h, sum);
     put_u64(&h, state_off);
     put_u64(&h, st.len);
     put_u64(&h, meta_off);
@@ -366,13 +408,18 @@ malformed(cap_error_t *err, const char *why)
     return cap_fail(err, CAP_ERR_MALFORMED, UINT64_MAX, "not a usable snapshot: %s", why);
 }
 
-/* Walks the state section to its memory entries, checking it is long enough for the counts. */
+/* Walks the state section to its memory entries, checking it is long enough for the counts
+ * (before looping over them: forged counts must cost nothing). */
 static bool
 skip_to_memories(const cap_snapshot_t *s, rd *r)
 {
-    for (uint32_t i = 0; i < s->nglobals; i++) {
-        get_u64(r);
+    uint64_t need = (uint64_t)s->nglobals * 8 + (uint64_t)s->ntables * 4 + (uint64_t)s->nelems +
+                    (uint64_t)s->ndatas + (uint64_t)s->nmems * 12;
+    if (need > (uint64_t)(r->end - r->p)) {
+        r->bad = true;
+        return false;
     }
+    r->p += (size_t)s->nglobals * 8;
     for (uint32_t i = 0; i < s->ntables && !r->bad; i++) {
         uint32_t n = get_u32(r);
         if ((uint64_t)(r->end - r->p) < (uint64_t)n * 4) {
@@ -381,10 +428,62 @@ skip_to_memories(const cap_snapshot_t *s, rd *r)
         }
         r->p += (size_t)n * 4;
     }
-    for (uint32_t i = 0; i < s->nelems + s->ndatas; i++) {
-        get_u8(r);
+    uint64_t flags = (uint64_t)s->nelems + s->ndatas;
+    if (!r->bad && flags > (uint64_t)(r->end - r->p)) {
+        r->bad = true;
+    }
+    if (!r->bad) {
+        r->p += (size_t)flags;
     }
     return !r->bad;
+}
+
+/* The checksum of what was read: the state, then the non-zero 64 KiB pages of the private copy
+ * of the images (its data extents; holes read as zero and are skipped like zero pages). */
+static uint64_t
+checksum(const cap_snapshot_t *s, uint64_t first, uint64_t end)
+{
+    uint64_t sum = mix(0x6361707375ull, s->state, s->state_len);
+    if (s->image_fd < 0 || first >= end) {
+        return sum;
+    }
+    uint8_t *page = cap_alloc(CAP_PAGE_SIZE);
+    if (!page) {
+        return ~sum; // cannot check: refuse
+    }
+    uint64_t pos = first;
+    while (pos < end) {
+        off_t data = lseek(s->image_fd, (off_t)pos, SEEK_DATA);
+        if (data < 0) {
+            break; // ENXIO: only a hole is left (or no SEEK_DATA: read on)
+        }
+        uint64_t at = (uint64_t)data / CAP_PAGE_SIZE * CAP_PAGE_SIZE;
+        if (at < pos) {
+            at = pos;
+        }
+        if (at >= end) {
+            break;
+        }
+        off_t hole = lseek(s->image_fd, (off_t)at, SEEK_HOLE);
+        uint64_t stop = hole < 0 || (uint64_t)hole > end ? end : align64k((uint64_t)hole);
+        if (stop > end) {
+            stop = end;
+        }
+        for (; at < stop; at += CAP_PAGE_SIZE) {
+            memset(page, 0, CAP_PAGE_SIZE);
+            size_t n = end - at < CAP_PAGE_SIZE ? (size_t)(end - at) : CAP_PAGE_SIZE;
+            if (!read_all(s->image_fd, page, n, at)) {
+                cap_free(page);
+                return ~sum;
+            }
+            if (!all_zero(page, CAP_PAGE_SIZE)) {
+                sum = mix_page(sum, at, page);
+            }
+        }
+        pos = stop;
+    }
+    cap_free(page);
+    return sum;
 }
 
 cap_status
@@ -422,6 +521,7 @@ cap_snapshot_open(int fd, cap_snapshot_t **out, cap_error_t *err)
     s->nmems = get_u32(&r);
     s->nelems = get_u32(&r);
     s->ndatas = get_u32(&r);
+    uint64_t sum = get_u64(&r);
     uint64_t state_off = get_u64(&r), state_len = get_u64(&r);
     uint64_t meta_off = get_u64(&r), meta_len = get_u64(&r);
     uint64_t file_len = get_u64(&r);
@@ -478,6 +578,10 @@ cap_snapshot_open(int fd, cap_snapshot_t **out, cap_error_t *err)
                           strerror(errno));
             goto fail;
         }
+    }
+    if (checksum(s, first, meta_off) != sum) {
+        rc = malformed(err, "damaged (checksum mismatch)");
+        goto fail;
     }
     *out = s;
     return CAP_OK;

@@ -213,18 +213,19 @@ static const uint8_t g_wasm[] = {
 };
 
 #define PAGE   65536u
-#define HEADER 88u
+#define HEADER      96u
 /* Header fields of the snapshot format (src/wasm/snapshot.c), by byte offset. */
 #define H_VERSION   8u
 #define H_HSIZE     12u
 #define H_MODLEN    16u
 #define H_NFUNCS    24u
 #define H_NDATAS    44u
-#define H_STATE_OFF 48u
-#define H_STATE_LEN 56u
-#define H_META_OFF  64u
-#define H_META_LEN  72u
-#define H_FILE_LEN  80u
+#define H_CHECKSUM  48u
+#define H_STATE_OFF 56u
+#define H_STATE_LEN 64u
+#define H_META_OFF  72u
+#define H_META_LEN  80u
+#define H_FILE_LEN  88u
 /* Module a's defined globals (g32, g64, gf64, gref, gimm) lead its state section. */
 #define A_NGLOBALS 5u
 #define A_NFUNCS   15u
@@ -933,6 +934,52 @@ test_snapshot_sparse_zero_pages(void **state)
 
 /* ---- damaged and forged files ---- */
 
+/* The format's damage checksum (src/wasm/snapshot.c), recomputed after a deliberate forgery so
+ * that the forged field itself, not the checksum, is what the reader must refuse. */
+static uint64_t
+t_mix(uint64_t h, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t w = 0;
+        memcpy(&w, p + i, n - i < 8 ? n - i : 8);
+        h ^= w;
+        h *= 0x9E3779B97F4A7C15ull;
+        h ^= h >> 29;
+    }
+    h ^= n;
+    return h * 0xBF58476D1CE4E5B9ull;
+}
+
+static bool
+t_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void
+fix_checksum(uint8_t *b, size_t len)
+{
+    uint64_t st = rd64(b, H_STATE_OFF), st_len = rd64(b, H_STATE_LEN), meta = rd64(b, H_META_OFF);
+    if (st > len || st_len > len - st || meta > len) {
+        return;
+    }
+    uint64_t sum = t_mix(0x6361707375ull, b + st, (size_t)st_len);
+    uint64_t first = (st + st_len + PAGE - 1) / PAGE * PAGE; // the images follow the state
+    for (uint64_t at = first; at + PAGE <= meta; at += PAGE) {
+        if (!t_zero(b + at, PAGE)) {
+            uint8_t o[8];
+            memcpy(o, &at, 8);
+            sum = t_mix(t_mix(sum, o, 8), b + at, PAGE);
+        }
+    }
+    wr64(b, H_CHECKSUM, sum);
+}
+
 static cap_status
 open_bytes(const uint8_t *b, size_t len, cap_snapshot_t **s, cap_error_t *err)
 {
@@ -1018,8 +1065,11 @@ test_snapshot_truncated_or_bad_magic(void **state)
     memcpy(c, "\0asm\1\0\0\0", 8);
     expect_malformed(c, len, "a wasm module");
     memcpy(c, b, len);
-    wr32(c, H_VERSION, 2);
-    expect_malformed(c, len, "version 2");
+    wr32(c, H_VERSION, 1);
+    expect_malformed(c, len, "version 1 (before the checksum)");
+    memcpy(c, b, len);
+    wr32(c, H_VERSION, 3);
+    expect_malformed(c, len, "version 3");
     memcpy(c, b, len);
     wr32(c, H_HSIZE, HEADER + 8);
     expect_malformed(c, len, "header size");
@@ -1175,13 +1225,22 @@ test_snapshot_forged_state(void **state)
         } else {
             wr64(c, forged[i].off, forged[i].val);
         }
+        fix_checksum(c, len);
         expect_rejected(c, len, a->m, forged[i].what);
     }
+    /* Without the fixed-up checksum any change is refused as damage, even a harmless one. */
+    memcpy(c, b, len);
+    wr64(c, g32, 0xffffffff00000005ull);
+    expect_rejected(c, len, a->m, "a changed byte with the old checksum");
+    memcpy(c, b, len);
+    c[image + 100] ^= 1;
+    expect_rejected(c, len, a->m, "a changed memory byte with the old checksum");
 
     /* Harmless forgeries restore a state the guest could have had: an i32 global's upper half
      * is ignored, a passive segment marked dropped is dropped. */
     memcpy(c, b, len);
     wr64(c, g32, 0xffffffff00000005ull);
+    fix_checksum(c, len);
     cap_snapshot_t *s = NULL;
     cap_error_t err;
     assert_int_equal(open_bytes(c, len, &s, &err), CAP_OK);
