@@ -449,8 +449,8 @@ def case_fresh_state(tmp):
 def snapshot_layout(path):
     """(memory image offset, pages, meta offset) of a snapshot file (src/wasm/snapshot.c)."""
     with open(path, "rb") as f:
-        head = f.read(88)
-        state_off, state_len, meta_off = struct.unpack_from("<QQQ", head, 48)
+        head = f.read(96)  # format 2: the checksum at 48, then the offsets
+        state_off, state_len, meta_off = struct.unpack_from("<QQQ", head, 56)
         f.seek(state_off + state_len - 12)
         pages, image = struct.unpack("<IQ", f.read(12))
     return image, pages, meta_off
