@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // run(): one `capsule run --json` process per task, on the real binary and a real C guest.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
@@ -70,7 +70,16 @@ test('unicode args on the command line', async () => {
     assert.deepEqual(env.result.args, UNICODE);
 });
 
-test('JSON args and large payloads go through --args-file', async () => {
+test('JSON args and large payloads go through --args-file', async (t) => {
+    // A private TMPDIR: other tests running at the same time (ctest -j) make their own
+    // capsule-args-* directories in the shared one, which this check would count as leaked.
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = mkdtempSync(join(tmpdir(), 'sdk-args-test-'));
+    t.after(() => {
+        rmSync(process.env.TMPDIR, { recursive: true, force: true });
+        if (saved === undefined) delete process.env.TMPDIR;
+        else process.env.TMPDIR = saved;
+    });
     const before = readdirSync(tmpdir()).filter((d) => d.startsWith('capsule-args-'));
     const json = [1, 2.5, null, true, { k: ['v', { ü: 1 }] }, 's'];
     assert.deepEqual((await run({ file: G, args: json, taskName: 'echo' })).result.args, json);
