@@ -91,7 +91,12 @@ def test_json_args_go_through_args_file(capsule_bin, guest, project):
     assert env["result"]["args"] == args
 
 
-def test_large_payload_args_file(capsule_bin, guest, project, tmp_path):
+def test_large_payload_args_file(capsule_bin, guest, project, tmp_path, monkeypatch):
+    # A private temporary directory: other tests running at the same time (ctest -j) make their
+    # own capsule-args-* directories in the shared one, which the leak check would count.
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
     before = {d for d in os.listdir(tempfile.gettempdir()) if d.startswith("capsule-args-")}
     big = "ü" * 1_500_000 + "🎉"  # 3 MB of UTF-8: far beyond one command-line argument
     many = [f"arg {i}" for i in range(20_000)]
