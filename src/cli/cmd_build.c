@@ -152,30 +152,7 @@ cli_build(int argc, char **argv)
     uint64_t ms = cap_rt_monotonic_ms() - t0;
     const cap_snapshot_t *snap = cap_prepared_snapshot(prep);
     uint64_t mem = cap_snapshot_memory_bytes(snap);
-    /* The tasks the code defines, with their own options. */
-    json_t *tasks = json_object();
-    size_t n = 0;
-    const char *names[64];
-    {
-        /* cap_prepared_task_options looks tasks up by name: list them from the meta. */
-        size_t mlen = 0;
-        const char *meta = cap_snapshot_meta(snap, &mlen);
-        json_t *m = meta ? json_loadb(meta, mlen, 0, NULL) : NULL;
-        json_t *t = json_object_get(m, "tasks");
-        const char *k;
-        json_t *v;
-        json_object_foreach(t, k, v)
-        {
-            json_object_set(tasks, k, v);
-        }
-        json_decref(m);
-        json_object_foreach(tasks, k, v)
-        {
-            if (n < 64) {
-                names[n++] = k;
-            }
-        }
-    }
+    const json_t *tasks = cap_prepared_tasks(prep); // the code's tasks and their own options
     if (json) {
         json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:O}", "file", file,
                               "snapshot", cap_prepared_path(prep), "key", guest.snapshot_key,
@@ -198,15 +175,18 @@ cli_build(int argc, char **argv)
         printf("  start-up not paid by each run: %llu instructions\n",
                (unsigned long long)cap_prepared_init_fuel(prep));
         printf("  tasks:");
-        for (size_t i = 0; i < n; i++) {
-            json_t *o = json_object_get(tasks, names[i]);
-            char *s = json_object_size(o) ? json_dumps(o, JSON_COMPACT) : NULL;
-            printf("%s %s%s%s", i ? "," : "", names[i], s ? " " : "", s ? s : "");
-            free(s);
+        const char *name;
+        json_t *o;
+        bool first = true;
+        json_object_foreach((json_t *)tasks, name, o)
+        {
+            char *opts = json_object_size(o) ? json_dumps(o, JSON_COMPACT) : NULL;
+            printf("%s %s%s%s", first ? "" : ",", name, opts ? " " : "", opts ? opts : "");
+            free(opts);
+            first = false;
         }
-        printf("%s\n", n ? "" : " (none)");
+        printf("%s\n", first ? " (none)" : "");
     }
-    json_decref(tasks);
     code = CLI_TASK_OK;
 out:
     cap_prepared_release(prep);

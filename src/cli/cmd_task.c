@@ -500,7 +500,7 @@ cli_task_run(int argc, char **argv)
         char *s = cap_json_text(r.result, true);
         if (s) {
             printf("%s\n", s);
-            free(s);
+            cap_string_free(s);
         }
     } else if (!r.success) {
         fprintf(stderr, "capsule: %s: %s\n", cap_error_type_name(r.error_type),

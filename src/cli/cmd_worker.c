@@ -75,7 +75,7 @@ respond(worker *w, json_t *id, const char *key, json_t *value)
     }
     fflush(stdout);
     pthread_mutex_unlock(&w->out_lock);
-    free(s);
+    cap_string_free(s);
 }
 
 static void

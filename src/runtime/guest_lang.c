@@ -40,46 +40,14 @@ cap_guest_lang_of(const char *file)
     return CAP_GUEST_WASM;
 }
 
-/* ---- the snapshot key: everything hashed goes through a growable buffer ---- */
+/* ---- the snapshot key: everything hashed goes into one byte string, then SHA-256 ---- */
 
-typedef struct keybuf {
-    uint8_t *p;
-    size_t len, cap;
-    bool oom;
-} keybuf;
-
-/* Makes room for n more bytes; false (and oom set) when it cannot. */
-static bool
-kb_reserve(keybuf *k, size_t n)
-{
-    if (k->oom || n > SIZE_MAX / 2 - k->len) {
-        k->oom = true;
-        return false;
-    }
-    if (k->len + n <= k->cap) {
-        return true;
-    }
-    size_t nc = k->cap ? k->cap * 2 : 4096;
-    while (nc < k->len + n) {
-        nc *= 2;
-    }
-    uint8_t *np = cap_realloc(k->p, nc);
-    if (!np) {
-        k->oom = true;
-        return false;
-    }
-    k->p = np;
-    k->cap = nc;
-    return true;
-}
+typedef cap_sb keybuf;
 
 static void
 kb_put(keybuf *k, const void *data, size_t n)
 {
-    if (n && kb_reserve(k, n)) {
-        memcpy(k->p + k->len, data, n);
-        k->len += n;
-    }
+    cap_sb_append(k, data, n);
 }
 
 static void
@@ -118,21 +86,12 @@ kb_contents(keybuf *k, const char *path, size_t *budget)
         return;
     }
     kb_str(k, path);
-    size_t n = (size_t)st.st_size;
-    *budget -= n;
-    if (!kb_reserve(k, n)) {
-        close(fd);
-        return;
+    *budget -= (size_t)st.st_size;
+    char chunk[16384];
+    ssize_t r;
+    while ((r = read(fd, chunk, sizeof chunk)) > 0) {
+        kb_put(k, chunk, (size_t)r);
     }
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, k->p + k->len + got, n - got);
-        if (r <= 0) {
-            break;
-        }
-        got += (size_t)r;
-    }
-    k->len += got;
     close(fd);
 }
 
@@ -190,7 +149,7 @@ key_hex(keybuf *k, const char *entry, char *out)
     cap_sha256((const uint8_t *)entry, strlen(entry), h);
     hex(h, 8, out);
     out[16] = '-';
-    cap_sha256(k->p ? k->p : (const uint8_t *)"", k->len, h);
+    cap_sha256((const uint8_t *)(k->data ? k->data : ""), k->len, h);
     hex(h, 32, out + 17);
 }
 
@@ -350,7 +309,7 @@ prepare_python(const char *real, cap_guest_run *g, cap_error_t *err)
     files = 0;
     kb_tree(&k, app, 0, &budget, &files);
     st = finish_key(g, &k, real, err);
-    cap_free(k.p);
+    cap_sb_free(&k);
     return st;
 }
 
@@ -422,25 +381,6 @@ run_bundle(const char *script, const char *entry, const char *outdir, cap_error_
 }
 
 static cap_status
-mkdir_p(char *path)
-{
-    for (char *p = path + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            int r = mkdir(path, 0755);
-            *p = '/';
-            if (r != 0 && errno != EEXIST) {
-                return CAP_ERR_IO;
-            }
-        }
-    }
-    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-        return CAP_ERR_IO;
-    }
-    return CAP_OK;
-}
-
-static cap_status
 prepare_js(const char *real, const char *project_dir, cap_guest_run *g, cap_error_t *err)
 {
     char dir[PATH_MAX];
@@ -468,7 +408,7 @@ prepare_js(const char *real, const char *project_dir, cap_guest_run *g, cap_erro
     for (int i = 0; i < 8 && n > 0 && (size_t)n + 2 < sizeof out; i++) {
         n += snprintf(out + n, sizeof out - (size_t)n, "%02x", h[i]);
     }
-    if (mkdir_p(out) != CAP_OK) {
+    if (!cap_rt_mkdirs(out)) {
         return cap_rt_fail(err, CAP_ERR_IO, "cannot create %s: %s", out, strerror(errno));
     }
     cap_status st = bundle_fresh(out, real, script) ? CAP_OK : run_bundle(script, real, out, err);
@@ -496,7 +436,7 @@ prepare_js(const char *real, const char *project_dir, cap_guest_run *g, cap_erro
     snprintf(file, sizeof file, "%s/main.mjs.map", outreal);
     kb_contents(&k, file, &budget);
     st = finish_key(g, &k, real, err);
-    cap_free(k.p);
+    cap_sb_free(&k);
     return st;
 }
 

@@ -3,56 +3,20 @@
  * real number is written in its shortest form that reads back as the same double (0.1, not
  * jansson's 0.10000000000000001), as Python's json and JavaScript's JSON.stringify do. */
 #include "runtime/json_text.h"
+#include "runtime/rt.h"
 
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-typedef struct out {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} out;
-
-static void
-put(out *o, const char *s, size_t n)
-{
-    if (o->oom) {
-        return;
-    }
-    if (o->len + n + 1 > o->cap) {
-        size_t nc = o->cap ? o->cap * 2 : 256;
-        while (nc < o->len + n + 1) {
-            nc *= 2;
-        }
-        char *np = realloc(o->p, nc);
-        if (!np) {
-            o->oom = true;
-            return;
-        }
-        o->p = np;
-        o->cap = nc;
-    }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-    o->p[o->len] = '\0';
-}
-
-static void
-puts_(out *o, const char *s)
-{
-    put(o, s, strlen(s));
-}
 
 /* The shortest %.Ng (N = 1..17) that parses back to v, with ".0" when it would read as an
  * integer. */
 static void
-put_real(out *o, double v)
+put_real(cap_sb *o, double v)
 {
     char buf[40];
     if (!isfinite(v)) {
-        puts_(o, "null"); // JSON has no NaN or infinity (jansson refuses to hold them anyway)
+        cap_sb_puts(o, "null"); // JSON has no NaN or infinity (jansson refuses to hold them anyway)
         return;
     }
     for (int prec = 1; prec <= 17; prec++) {
@@ -64,13 +28,13 @@ put_real(out *o, double v)
     if (!strpbrk(buf, ".eEn")) {
         strcat(buf, ".0");
     }
-    puts_(o, buf);
+    cap_sb_puts(o, buf);
 }
 
 static void
-put_string(out *o, const char *s, size_t n)
+put_string(cap_sb *o, const char *s, size_t n)
 {
-    put(o, "\"", 1);
+    cap_sb_append(o, "\"", 1);
     size_t run = 0; // bytes copied as they are
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -105,68 +69,68 @@ put_string(out *o, const char *s, size_t n)
             }
         }
         if (esc) {
-            put(o, s + i - run, run);
+            cap_sb_append(o, s + i - run, run);
             run = 0;
-            puts_(o, esc);
+            cap_sb_puts(o, esc);
         } else {
             run++;
         }
     }
-    put(o, s + n - run, run);
-    put(o, "\"", 1);
+    cap_sb_append(o, s + n - run, run);
+    cap_sb_append(o, "\"", 1);
 }
 
 static void
-put_value(out *o, const json_t *v, bool spaced)
+put_value(cap_sb *o, const json_t *v, bool spaced)
 {
     char buf[32];
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
-        put(o, "{", 1);
+        cap_sb_append(o, "{", 1);
         const char *key;
         json_t *item;
         bool first = true;
         json_object_foreach((json_t *)v, key, item)
         {
             if (!first) {
-                puts_(o, spaced ? ", " : ",");
+                cap_sb_puts(o, spaced ? ", " : ",");
             }
             first = false;
             put_string(o, key, strlen(key));
-            puts_(o, spaced ? ": " : ":");
+            cap_sb_puts(o, spaced ? ": " : ":");
             put_value(o, item, spaced);
         }
-        put(o, "}", 1);
+        cap_sb_append(o, "}", 1);
         break;
     }
     case JSON_ARRAY:
-        put(o, "[", 1);
+        cap_sb_append(o, "[", 1);
         for (size_t i = 0; i < json_array_size(v); i++) {
             if (i) {
-                puts_(o, spaced ? ", " : ",");
+                cap_sb_puts(o, spaced ? ", " : ",");
             }
             put_value(o, json_array_get(v, i), spaced);
         }
-        put(o, "]", 1);
+        cap_sb_append(o, "]", 1);
         break;
     case JSON_STRING:
         put_string(o, json_string_value(v), json_string_length(v));
         break;
     case JSON_INTEGER:
         snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        puts_(o, buf);
+        cap_sb_puts(o, buf);
         break;
     case JSON_REAL:
         put_real(o, json_real_value(v));
         break;
     case JSON_TRUE:
-        puts_(o, "true");
+        cap_sb_puts(o, "true");
         break;
     case JSON_FALSE:
-        puts_(o, "false");
+        cap_sb_puts(o, "false");
         break;
     case JSON_NULL:
-        puts_(o, "null");
+        cap_sb_puts(o, "null");
         break;
     }
 }
@@ -174,14 +138,10 @@ put_value(out *o, const json_t *v, bool spaced)
 char *
 cap_json_text(const json_t *v, bool spaced)
 {
-    out o = {0};
     if (!v) {
         return NULL;
     }
+    cap_sb o = {0};
     put_value(&o, v, spaced);
-    if (o.oom) {
-        free(o.p);
-        return NULL;
-    }
-    return o.p;
+    return cap_sb_take(&o);
 }

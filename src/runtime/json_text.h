@@ -8,7 +8,7 @@
 #include <stdbool.h>
 
 /* The JSON text of v (any type), compact, or with Python's ", " and ": " separators when
- * `spaced`; object keys in insertion order. malloc'd (free()); NULL when out of memory. */
+ * `spaced`; object keys in insertion order. Free with cap_free; NULL when out of memory. */
 char *cap_json_text(const json_t *v, bool spaced);
 
 #endif

@@ -95,6 +95,12 @@ cap_prepared_snapshot(const cap_prepared *p)
 }
 
 const json_t *
+cap_prepared_tasks(const cap_prepared *p)
+{
+    return p->tasks;
+}
+
+const json_t *
 cap_prepared_task_options(const cap_prepared *p, const char *name)
 {
     const json_t *o = p->tasks ? json_object_get(p->tasks, name) : NULL;
@@ -135,27 +141,12 @@ snap_path(const cap_prepare_spec *ps, const char *suffix)
     return s;
 }
 
-static void
-mkdirs(const char *dir)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(buf, 0755);
-            *p = '/';
-        }
-    }
-    mkdir(buf, 0755);
-}
-
 /* The meta blob: what the snapshot is and what the guest said of its tasks. */
 static char *
 make_meta(const char *key, const json_t *tasks, uint64_t init_fuel, size_t *len)
 {
     json_t *o = json_pack("{s:i, s:s, s:O, s:I}", "format", SNAP_FORMAT, "key", key, "tasks",
-                          tasks ? tasks : json_object(), "init_fuel", (json_int_t)init_fuel);
+                          tasks, "init_fuel", (json_int_t)init_fuel);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (s) {
@@ -230,7 +221,7 @@ build(cap_task_runner *rt, const cap_prepare_spec *ps, cap_prepared **out, cap_e
     char *tmp = NULL;
     int fd = -1;
     if (ps->dir) {
-        mkdirs(ps->dir);
+        cap_rt_mkdirs(ps->dir); // on failure the open below fails: kept in memory
         size_t n = strlen(final) + 32;
         tmp = cap_alloc(n);
         if (tmp) {

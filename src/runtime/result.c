@@ -394,10 +394,5 @@ cap_task_result_to_json(const cap_task_result *r)
     }
     char *s = cap_json_text(o, false);
     json_decref(o);
-    if (!s) {
-        return NULL;
-    }
-    char *copy = cap_strdup(s);
-    free(s);
-    return copy;
+    return s;
 }

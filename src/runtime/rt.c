@@ -6,6 +6,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <limits.h>
+#include <errno.h>
 #include <time.h>
 
 cap_status
@@ -242,4 +245,25 @@ cap_rt_monotonic_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+bool
+cap_rt_mkdirs(const char *dir)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
+        errno = ENAMETOOLONG;
+        return false;
+    }
+    for (char *p = path + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            int r = mkdir(path, 0755);
+            *p = '/';
+            if (r != 0 && errno != EEXIST) {
+                return false;
+            }
+        }
+    }
+    return mkdir(path, 0755) == 0 || errno == EEXIST;
 }

@@ -44,6 +44,9 @@ bool cap_rt_ieq(const char *a, const char *b);
 bool cap_rt_utf8_valid(const char *s, size_t n);
 
 /* Milliseconds since the Unix epoch (wall clock) and a monotonic clock. */
+/* mkdir -p: creates dir and its missing parents (0755). False with errno set on failure. */
+bool cap_rt_mkdirs(const char *dir);
+
 int64_t cap_rt_now_ms(void);
 uint64_t cap_rt_monotonic_ms(void);
 

@@ -158,6 +158,8 @@ cap_status cap_prepared_get(cap_task_runner *rt, const cap_prepare_spec *ps, cap
 void cap_prepared_release(cap_prepared *p);
 /* The snapshot to restore (borrowed). */
 const cap_snapshot_t *cap_prepared_snapshot(const cap_prepared *p);
+/* What the guest said of its tasks: {"name": {options}, ...} (borrowed). */
+const json_t *cap_prepared_tasks(const cap_prepared *p);
 /* The guest's own options of task `name` (a JSON object, borrowed), or NULL. */
 const json_t *cap_prepared_task_options(const cap_prepared *p, const char *name);
 /* Where the snapshot file is ("" when in memory only), its size on disk, and the fuel the

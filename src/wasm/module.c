@@ -7,10 +7,26 @@
 
 #include <string.h>
 
+/* Decodes m (bytes and len set) and compiles it now or lazily; frees it on failure. */
+static cap_status
+finish(cap_module_t *m, bool lazy, bool mapped, cap_module_t **out, cap_error_t *err)
+{
+    cap_status st = cap_decode(m, err);
+    m->bytes_mapped = mapped; // cap_decode zeroes everything but bytes and len
+    if (st == CAP_OK) {
+        st = lazy ? cap_compile_lazy_init(m, err) : cap_compile_module(m, err);
+    }
+    if (st != CAP_OK) {
+        cap_module_free(m);
+        return st;
+    }
+    *out = m;
+    return CAP_OK;
+}
+
 static cap_status
 module_new(const uint8_t *bytes, size_t len, bool lazy, cap_module_t **out, cap_error_t *err)
 {
-    cap_status st;
     cap_error_clear(err);
     if (!out || (!bytes && len)) {
         return cap_fail(err, CAP_ERR_USAGE, UINT64_MAX, "%s: NULL argument",
@@ -30,24 +46,12 @@ module_new(const uint8_t *bytes, size_t len, bool lazy, cap_module_t **out, cap_
         memcpy(m->bytes, bytes, len);
     }
     m->len = len;
-    if ((st = cap_decode(m, err)) != CAP_OK) {
-        goto fail;
-    }
-    st = lazy ? cap_compile_lazy_init(m, err) : cap_compile_module(m, err);
-    if (st != CAP_OK) {
-        goto fail;
-    }
-    *out = m;
-    return CAP_OK;
-fail:
-    cap_module_free(m);
-    return st;
+    return finish(m, lazy, false, out, err);
 }
 
 cap_status
 cap_module_new_mapped(void *map, size_t len, bool lazy, cap_module_t **out, cap_error_t *err)
 {
-    cap_status st;
     cap_error_clear(err);
     *out = NULL;
     cap_module_t *m = cap_calloc(1, sizeof *m);
@@ -57,20 +61,7 @@ cap_module_new_mapped(void *map, size_t len, bool lazy, cap_module_t **out, cap_
     }
     m->bytes = map;
     m->len = len;
-    st = cap_decode(m, err);
-    m->bytes_mapped = true; // cap_decode zeroes everything but bytes and len
-    if (st != CAP_OK) {
-        goto fail;
-    }
-    st = lazy ? cap_compile_lazy_init(m, err) : cap_compile_module(m, err);
-    if (st != CAP_OK) {
-        goto fail;
-    }
-    *out = m;
-    return CAP_OK;
-fail:
-    cap_module_free(m);
-    return st;
+    return finish(m, lazy, true, out, err);
 }
 
 cap_status

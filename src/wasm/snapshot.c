@@ -295,18 +295,21 @@ cap_snapshot_write(const cap_instance_t *inst, int fd, const void *meta, size_t 
         rc = cap_fail(err, CAP_ERR_NOMEM, UINT64_MAX, "out of memory");
         goto out;
     }
+    /* The images first, in one pass that leaves zero pages as holes and sums the others; the
+     * header, which holds the sum, last. */
     uint64_t sum = mix(0x6361707375ull, st.p, st.len);
-    {
-        uint64_t at = images;
-        for (uint32_t i = 0; i < m->nmems; i++) {
-            const cap_memory_t *mem = inst->mems[i];
-            for (uint64_t off = 0; off < mem->size; off += CAP_PAGE_SIZE) {
-                if (!all_zero(mem->data + off, CAP_PAGE_SIZE)) {
-                    sum = mix_page(sum, at + off, mem->data + off);
-                }
+    bool ok = true;
+    uint64_t at = images;
+    for (uint32_t i = 0; ok && i < m->nmems; i++) {
+        const cap_memory_t *mem = inst->mems[i];
+        for (uint64_t off = 0; ok && off < mem->size; off += CAP_PAGE_SIZE) {
+            const uint8_t *page = mem->data + off;
+            if (!all_zero(page, CAP_PAGE_SIZE)) {
+                sum = mix_page(sum, at + off, page);
+                ok = write_all(fd, page, CAP_PAGE_SIZE, at + off);
             }
-            at += mem->size;
         }
+        at += mem->size;
     }
     buf h = {0};
     put(&h, SNAP_MAGIC, 8);
@@ -325,22 +328,10 @@ cap_snapshot_write(const cap_instance_t *inst, int fd, const void *meta, size_t 
     put_u64(&h, meta_off);
     put_u64(&h, meta_len);
     put_u64(&h, file_len);
-    bool ok = !h.oom && h.len == SNAP_HEADER && write_all(fd, h.p, h.len, 0) &&
-              write_all(fd, st.p, st.len, state_off) &&
-              (meta_len == 0 || write_all(fd, meta, meta_len, meta_off));
+    ok = ok && !h.oom && h.len == SNAP_HEADER && write_all(fd, st.p, st.len, state_off) &&
+         (meta_len == 0 || write_all(fd, meta, meta_len, meta_off)) &&
+         write_all(fd, h.p, h.len, 0);
     cap_free(h.p);
-    /* The images, leaving zero pages as holes. */
-    uint64_t at = images;
-    for (uint32_t i = 0; ok && i < m->nmems; i++) {
-        const cap_memory_t *mem = inst->mems[i];
-        for (uint64_t off = 0; ok && off < mem->size; off += CAP_PAGE_SIZE) {
-            const uint8_t *page = mem->data + off;
-            if (!all_zero(page, CAP_PAGE_SIZE)) {
-                ok = write_all(fd, page, CAP_PAGE_SIZE, at + off);
-            }
-        }
-        at += mem->size;
-    }
     if (ok) {
         ok = ftruncate(fd, (off_t)file_len) == 0;
     }

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "runtime/json_text.h"
+#include "util/alloc.h"
 
 static void
 expect(const char *json_in, bool spaced, const char *want)
@@ -20,7 +21,7 @@ expect(const char *json_in, bool spaced, const char *want)
     char *s = cap_json_text(v, spaced);
     assert_non_null(s);
     assert_string_equal(s, want);
-    free(s);
+    cap_free(s);
     json_decref(v);
 }
 
@@ -45,7 +46,7 @@ test_json_text_reals_round_trip(void **state)
         char *s = cap_json_text(r, false);
         assert_non_null(s);
         assert_true(strtod(s, NULL) == vals[i]);
-        free(s);
+        cap_free(s);
         json_decref(r);
     }
 }

@@ -3,8 +3,8 @@
 (guest/python/capsule/__init__.py), so one ``main.py`` both runs in Capsule and imports in an
 ordinary Python for unit tests. Outside a sandbox a task function simply runs in-process.
 
-The option checks are the guest's own (``_options.py`` is a verbatim copy, kept identical by
-tests/sdk: the SDK's test suite fails when the two differ)."""
+The option checks are the guest's own (``_options.py`` is a symbolic link to
+guest/python/capsule/_options.py; an installed SDK carries a copy of it)."""
 
 import asyncio
 import concurrent.futures

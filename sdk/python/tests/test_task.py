@@ -80,8 +80,9 @@ def test_log_goes_to_stderr(capsys):
 
 @pytest.mark.skipif(not os.path.isdir(GUEST_PKG), reason="guest/python is not in this tree")
 def test_options_module_is_the_guests():
-    """The option checks are a verbatim copy of the guest package's: after the guest changes
-    them, copy guest/python/capsule/_options.py to sdk/python/capsule/_options.py."""
+    """The option checks are the guest package's own file (sdk/python/capsule/_options.py is a
+    symbolic link to guest/python/capsule/_options.py, and an installed SDK carries a copy):
+    the SDK validates @task options exactly as the sandbox does."""
     sdk = os.path.join(os.path.dirname(capsule.__file__), "_options.py")
     assert filecmp.cmp(sdk, os.path.join(GUEST_PKG, "_options.py"), shallow=False), \
         "sdk/python/capsule/_options.py differs from guest/python/capsule/_options.py"
