@@ -19,82 +19,15 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-CAPSULE = None
-failures = []
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import snapshot_cli  # noqa: E402
+from snapshot_cli import check, failures, run, snaps, write  # noqa: E402
 
-BUILT = "snapshot built:"
-RESTORED = "snapshot restored from"
+CAPSULE = None
 
 # QuickJS spends about 3500 instructions an iteration of this loop: ~210M, more than LOW's
 # 100M and far less than MEDIUM's 2G.
 LOOP_N = 60000
-
-
-def check(name, cond, detail=""):
-    print(("ok   " if cond else "FAIL ") + name)
-    if not cond:
-        failures.append(name)
-        if detail != "":
-            print("     " + str(detail)[:3000])
-
-
-class Run:
-    """One `capsule run --json -v`: the process, its envelope, and what it did with snapshots."""
-
-    def __init__(self, proj, args, env=None, timeout=600):
-        e = dict(os.environ)
-        e.update(env or {})
-        cmd = [CAPSULE, "run", "--json", "--no-journal", "-v", *args]
-        self.p = subprocess.run(cmd, capture_output=True, text=True, cwd=proj, env=e,
-                                timeout=timeout)
-        self.env = None
-        lines = self.p.stdout.strip().splitlines()
-        if lines:
-            try:
-                self.env = json.loads(lines[-1])
-            except ValueError:
-                pass
-        self.built = BUILT in self.p.stderr
-        self.restored = RESTORED in self.p.stderr
-
-    @property
-    def ok(self):
-        return bool(self.env and self.env.get("success"))
-
-    @property
-    def result(self):
-        return (self.env or {}).get("result")
-
-    @property
-    def error(self):
-        return (self.env or {}).get("error") or {}
-
-    @property
-    def fuel(self):
-        return ((self.env or {}).get("execution") or {}).get("fuel_consumed", -1)
-
-    def __repr__(self):
-        return (f"exit {self.p.returncode} built={self.built} restored={self.restored} "
-                f"envelope={json.dumps(self.env)[:1500]} stderr={self.p.stderr[-1500:]!r}")
-
-
-def run(proj, *args, env=None):
-    return Run(proj, list(args), env=env)
-
-
-def snaps(proj):
-    d = os.path.join(proj, ".capsule", "snapshots")
-    if not os.path.isdir(d):
-        return set()
-    return {f for f in os.listdir(d) if f.endswith(".snap")}
-
-
-def write(proj, name, text):
-    path = os.path.join(proj, name)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-
 
 MAIN_TS = '''import { task } from "capsule";
 import * as fs from "node:fs";
@@ -289,7 +222,7 @@ def main():
     if len(sys.argv) != 3:
         print(__doc__)
         return 2
-    CAPSULE = os.path.abspath(sys.argv[1])
+    CAPSULE = snapshot_cli.CAPSULE = os.path.abspath(sys.argv[1])
     jsdir = os.path.abspath(sys.argv[2])
     if not os.path.exists(CAPSULE):
         print(f"skip: {CAPSULE} not found")
