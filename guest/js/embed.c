@@ -1447,6 +1447,7 @@ init_with(const char *mode)
     }
     JS_FreeValue(ctx, r);
     init_state = 1;
+    capsule_resume_mark(); /* what a snapshot keeps ends here (once: init_with is idempotent) */
 }
 
 #ifndef CAPSULE_JS_COMMAND
@@ -1471,11 +1472,7 @@ __attribute__((export_name("capsule_run"))) void capsule_run(void);
 void
 capsule_init(void)
 {
-    if (init_state != 0) {
-        return; /* capsule_run calls this too: mark only the real start-up */
-    }
     init_with("task");
-    capsule_resume_mark();
 }
 
 void
